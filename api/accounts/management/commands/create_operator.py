@@ -1,0 +1,25 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from api.accounts.models import User
+
+
+class Command(BaseCommand):
+    help = "Create an operator (staff who manage venues, spaces and locks), or promote a user."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--password", required=True)
+        parser.add_argument("--name", default="")
+
+    def handle(self, *args, email, password, name, **options):
+        if not password:
+            raise CommandError("--password must not be empty.")
+        user = User.objects.filter(email=email.lower()).first()
+        if user is None:
+            User.objects.create_user(email, password, name=name, is_staff=True)
+            self.stdout.write(f"Created operator {email.lower()}.")
+        else:
+            user.is_staff = True
+            user.set_password(password)
+            user.save(update_fields=["is_staff", "password"])
+            self.stdout.write(f"{user.email} is now an operator; password updated.")

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from api.accounts import views
+
+urlpatterns = [
+    path("auth/register/", views.RegisterView.as_view(), name="register"),
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("auth/me/", views.MeView.as_view(), name="me"),
+]

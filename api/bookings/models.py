@@ -1,0 +1,100 @@
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
+from django.db import models
+from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
+
+from api.bookings.choices import BookingStatus, RejectReason, RequestStatus
+from api.catalogue.models import Activity, Space
+
+
+class BookingRequest(models.Model):
+    """What a person asked for; a worker decides it exactly once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="booking_requests"
+    )
+    space = models.ForeignKey(Space, on_delete=models.PROTECT, related_name="requests")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    party_size = models.PositiveIntegerField()
+    activity = models.ForeignKey(Activity, on_delete=models.PROTECT, null=True, blank=True)
+    purpose = models.CharField(max_length=500, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=RequestStatus.choices, default=RequestStatus.PENDING
+    )
+    reason = models.CharField(max_length=40, choices=RejectReason.choices, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When the request was last put on the queue: the sweeper re-queues what stays pending.
+    queued_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="booking_request_idempotency_key",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["queued_at"],
+                condition=models.Q(status=RequestStatus.PENDING),
+                name="booking_request_pending",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.id} ({self.status})"
+
+
+class Booking(models.Model):
+    space = models.ForeignKey(Space, on_delete=models.PROTECT, related_name="bookings")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bookings"
+    )
+    request = models.OneToOneField(
+        BookingRequest, on_delete=models.PROTECT, related_name="booking", null=True, blank=True
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    # [start, end + buffer): two bookings of a space with the same buffer keep at least the
+    # buffer between them exactly when these ranges do not overlap (half-open, so
+    # back-to-back bookings fit).
+    blocked = DateTimeRangeField()
+    party_size = models.PositiveIntegerField()
+    activity = models.ForeignKey(Activity, on_delete=models.PROTECT, null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=BookingStatus.choices, default=BookingStatus.CONFIRMED
+    )
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        constraints = [
+            ExclusionConstraint(
+                name="booking_no_overlap",
+                expressions=[("space", RangeOperators.EQUAL), ("blocked", RangeOperators.OVERLAPS)],
+                condition=models.Q(status__in=BookingStatus.live()),
+            ),
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="booking_end_after_start"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "end"]),
+            models.Index(fields=["status", "end"]),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.space_id} {self.start:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        self.blocked = DateTimeTZRange(self.start, self.end + self.space.buffer, "[)")
+        super().save(*args, **kwargs)

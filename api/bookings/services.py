@@ -1,0 +1,149 @@
+"""The booking verbs: request, allocate, cancel, and the sweeps that keep them moving.
+
+Views, tasks and sweeps call these; the rules live here once.
+"""
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, transaction
+from django.utils import timezone
+
+from api.accounts.models import User
+from api.bookings.choices import BookingStatus, RejectReason, RequestStatus
+from api.bookings.models import Booking, BookingRequest
+from workers.queue import enqueue_on_commit
+
+log = logging.getLogger(__name__)
+
+# SQLSTATEs that mean another booking won the space: the exclusion constraint itself, or the
+# deadlock PostgreSQL sometimes reports instead when many inserts race for one GiST range.
+LOST_RACE = {"23P01", "40P01"}
+
+
+def request_booking(user: User, idempotency_key: str | None = None, **fields) -> BookingRequest:
+    """Record a validated request durably, then queue it for allocation once committed.
+
+    With an idempotency key, a repeated call returns the first request and creates nothing.
+    """
+    if idempotency_key is not None:
+        existing = BookingRequest.objects.filter(user=user, idempotency_key=idempotency_key)
+        if found := existing.first():
+            return found
+    try:
+        with transaction.atomic():
+            booking_request = BookingRequest.objects.create(
+                user=user, idempotency_key=idempotency_key, **fields
+            )
+            enqueue_on_commit("allocation.allocate", booking_request.id)
+    except IntegrityError:
+        # Two calls with the same key raced; the other one's row is the answer.
+        if idempotency_key is None:
+            raise
+        return BookingRequest.objects.get(user=user, idempotency_key=idempotency_key)
+    return booking_request
+
+
+def allocate(request_id) -> None:
+    """Decide a pending request once: confirm it with a booking, or reject it with a reason.
+
+    Safe to run twice (a redelivered task): the request row is locked and only a pending
+    request is decided.
+    """
+    with transaction.atomic():
+        booking_request = (
+            # Lock only the request: locking the joined space and venue would serialise
+            # every allocation in a venue.
+            BookingRequest.objects.select_for_update(of=("self",))
+            .select_related("space__venue")
+            .filter(id=request_id, status=RequestStatus.PENDING)
+            .first()
+        )
+        if booking_request is None:
+            return
+        reason = _reason_to_reject(booking_request)
+        booking = None if reason else _try_to_book(booking_request)
+        if reason is None and booking is None:
+            reason = RejectReason.SLOT_TAKEN
+        booking_request.status = RequestStatus.REJECTED if reason else RequestStatus.CONFIRMED
+        booking_request.reason = reason
+        booking_request.decided_at = timezone.now()
+        booking_request.save(update_fields=["status", "reason", "decided_at"])
+
+
+def _reason_to_reject(booking_request: BookingRequest) -> RejectReason | None:
+    space = booking_request.space
+    if booking_request.start < timezone.now():
+        return RejectReason.TOO_LATE
+    if not space.is_open(booking_request.start, booking_request.end):
+        return RejectReason.SPACE_CLOSED
+    # Locking the person's row serialises their concurrent requests, so the count holds.
+    User.objects.select_for_update().filter(pk=booking_request.user_id).first()
+    if active_booking_count(booking_request.user_id) >= settings.MAX_ACTIVE_BOOKINGS_PER_USER:
+        return RejectReason.QUOTA_EXCEEDED
+    return None
+
+
+def _try_to_book(booking_request: BookingRequest) -> Booking | None:
+    """Insert the booking; PostgreSQL's exclusion constraint decides who gets the space."""
+    try:
+        with transaction.atomic():
+            return Booking.objects.create(
+                space=booking_request.space,
+                user_id=booking_request.user_id,
+                request=booking_request,
+                start=booking_request.start,
+                end=booking_request.end,
+                party_size=booking_request.party_size,
+                activity_id=booking_request.activity_id,
+            )
+    except (IntegrityError, OperationalError) as error:
+        if getattr(error.__cause__, "sqlstate", None) in LOST_RACE:
+            return None
+        raise
+
+
+def active_booking_count(user_id: int) -> int:
+    return Booking.objects.filter(
+        user_id=user_id, status=BookingStatus.CONFIRMED, end__gt=timezone.now()
+    ).count()
+
+
+def cancel_booking(booking: Booking) -> Booking:
+    """Cancel a booking that has not ended; cancelling again changes nothing."""
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().get(pk=booking.pk)
+        if booking.status == BookingStatus.CONFIRMED:
+            booking.status = BookingStatus.CANCELLED
+            booking.cancelled_at = timezone.now()
+            booking.save(update_fields=["status", "cancelled_at"])
+    return booking
+
+
+def requeue_stale_requests(limit: int = 1000) -> int:
+    """Queue again every request still pending long after it was queued (lost with Redis, say).
+
+    SKIP LOCKED lets two sweeps run at once without queueing the same request twice.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        stale = list(
+            BookingRequest.objects.select_for_update(skip_locked=True)
+            .filter(status=RequestStatus.PENDING, queued_at__lt=now - settings.BOOKING_REQUEUE_AFTER)
+            .order_by("queued_at")
+            .values_list("id", flat=True)[:limit]
+        )
+        BookingRequest.objects.filter(id__in=stale).update(queued_at=now)
+        for request_id in stale:
+            enqueue_on_commit("allocation.allocate", request_id)
+    if stale:
+        log.warning("re-queued %d booking requests left pending", len(stale))
+    return len(stale)
+
+
+def complete_ended_bookings(now: datetime | None = None) -> int:
+    """Mark confirmed bookings whose end has passed as completed."""
+    return Booking.objects.filter(
+        status=BookingStatus.CONFIRMED, end__lte=now or timezone.now()
+    ).update(status=BookingStatus.COMPLETED)

@@ -1,0 +1,71 @@
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+
+from api.bookings import services
+from api.bookings.models import Booking, BookingRequest
+from api.bookings.serializers import BookingRequestSerializer, BookingSerializer
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The same key from the same user returns the first request and creates nothing.",
+)
+
+
+class BookingRequestViewSet(
+    mixins.CreateModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = BookingRequestSerializer
+    throttle_scope = "booking-requests"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return BookingRequest.objects.none()
+        # Another person's request is a 404, not a 403: its existence is not shown either.
+        return BookingRequest.objects.filter(user=self.request.user).select_related("booking")
+
+    def get_throttles(self):
+        if self.action == "create" and settings.THROTTLING:
+            return [ScopedRateThrottle()]
+        return []
+
+    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={202: BookingRequestSerializer})
+    def create(self, request, *args, **kwargs):
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not 0 < len(key) <= 255:
+            raise ValidationError({"Idempotency-Key": ["Use 1 to 255 characters."]})
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        booking_request = services.request_booking(
+            request.user, idempotency_key=key, **serializer.validated_data
+        )
+        location = f"/api/v1/booking-requests/{booking_request.id}/"
+        return Response(
+            self.get_serializer(booking_request).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": location},
+        )
+
+
+class BookingViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = BookingSerializer
+    filterset_fields = ["status", "space"]
+
+    def get_queryset(self):
+        bookings = Booking.objects.select_related("space")
+        if getattr(self, "swagger_fake_view", False) or self.request.user.is_staff:
+            return bookings
+        return bookings.filter(user=self.request.user)
+
+    @extend_schema(request=None, responses=BookingSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        booking = services.cancel_booking(self.get_object())
+        return Response(self.get_serializer(booking).data)

@@ -1,0 +1,68 @@
+import django_filters
+from django import forms
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework.exceptions import ValidationError
+
+from api.bookings.availability import spaces_free_for
+from api.catalogue.models import Space
+
+
+class InstantFormField(forms.DateTimeField):
+    """A query-string time that must carry an offset, like every time in the API."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        parsed = parse_datetime(value.strip())
+        if parsed is None:
+            raise forms.ValidationError("Use an RFC 3339 time, e.g. 2026-12-01T18:00:00+02:00.")
+        if parsed.tzinfo is None:
+            raise forms.ValidationError("Give the time with an offset, e.g. +02:00 or Z.")
+        return parsed
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class InstantFilter(django_filters.Filter):
+    field_class = InstantFormField
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class EquipmentFilter(django_filters.Filter):
+    """`equipment=piano&equipment=drums`: spaces that have all of them."""
+
+    field_class = forms.CharField
+
+    def filter(self, qs, value):
+        names = self.parent.request.query_params.getlist(self.field_name) if self.parent else []
+        return qs.filter(equipment__contains=names) if names else qs
+
+
+class SpaceFilter(django_filters.FilterSet):
+    activity = django_filters.CharFilter(field_name="activities__slug")
+    min_capacity = django_filters.NumberFilter(field_name="capacity", lookup_expr="gte")
+    district = django_filters.CharFilter(field_name="venue__district", lookup_expr="iexact")
+    equipment = EquipmentFilter(field_name="equipment")
+    free_from = InstantFilter(method="filter_free")
+    free_to = InstantFilter(method="filter_free")
+
+    class Meta:
+        model = Space
+        fields = ["activity", "min_capacity", "district", "equipment", "free_from", "free_to"]
+
+    def filter_free(self, queryset, name, value):
+        # Both bounds are applied together in filter_queryset.
+        return queryset
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        start, end = self.form.cleaned_data.get("free_from"), self.form.cleaned_data.get("free_to")
+        if start is None and end is None:
+            return queryset
+        if start is None or end is None:
+            missing = "free_from" if start is None else "free_to"
+            raise ValidationError({missing: ["Give free_from and free_to together."]})
+        if end <= start:
+            raise ValidationError({"free_to": ["Must be after free_from."]})
+        return spaces_free_for(queryset, start, end)

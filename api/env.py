@@ -1,0 +1,44 @@
+"""Typed readers for the environment: a bad value stops start-up with a message."""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def string(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def boolean(name: str, default: bool) -> bool:
+    value = string(name)
+    if value is None:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use on/off, true/false, 1/0).")
+
+
+def integer(name: str, default: int, minimum: int = 0) -> int:
+    value = string(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} must be at least {minimum}.")
+    return number
+
+
+def listing(name: str, default: list[str]) -> list[str]:
+    value = string(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]

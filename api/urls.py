@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from api.bookings.views import BookingRequestViewSet, BookingViewSet
+from api.catalogue.views import ActivityViewSet, SpaceViewSet, VenueViewSet
+
+router = DefaultRouter()
+router.register("activities", ActivityViewSet)
+router.register("venues", VenueViewSet)
+router.register("spaces", SpaceViewSet)
+router.register("booking-requests", BookingRequestViewSet, basename="booking-request")
+router.register("bookings", BookingViewSet, basename="booking")
+
+urlpatterns = [
+    path("api/v1/", include(router.urls)),
+    path("api/v1/", include("api.accounts.urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,156 @@
+"""Shared fixtures: the people (an owner, another user, an operator), API clients, and a real
+Celery worker on the real Redis for tests about queues."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.factories import SpaceFactory, UserFactory
+from tests.settings import RUN
+
+LOGS = Path(__file__).resolve().parent.parent / "var" / "test-logs"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings():
+    # One test database per run, so that runs sharing a PostgreSQL do not collide.
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    db.setdefault("TEST", {})["NAME"] = f"test_{db['NAME']}_{RUN}"
+
+
+def client_for(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {user.auth_token.key}")
+    return client
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(email="olivia@example.org", name="Olivia Owner")
+
+
+@pytest.fixture
+def other(db):
+    return UserFactory(email="oscar@example.org", name="Oscar Other")
+
+
+@pytest.fixture
+def operator(db):
+    return UserFactory(email="otto@example.org", name="Otto Operator", is_staff=True)
+
+
+@pytest.fixture
+def anonymous():
+    return APIClient()
+
+
+@pytest.fixture
+def as_owner(owner):
+    return client_for(owner)
+
+
+@pytest.fixture
+def as_other(other):
+    return client_for(other)
+
+
+@pytest.fixture
+def as_operator(operator):
+    return client_for(operator)
+
+
+@pytest.fixture
+def space(db):
+    return SpaceFactory()
+
+
+def wait_for(predicate, timeout=20.0, interval=0.05, message="condition"):
+    """Poll until `predicate()` is truthy; the value is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+
+
+def child_database_url() -> str:
+    """The URL of the test database, for processes the tests start."""
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"])
+    host = db["HOST"] or "127.0.0.1"
+    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+
+def start_process(name: str, argv: list[str], ready: str, timeout: float = 60.0, **env):
+    """Start a project process against the test database; wait for `ready` in its log."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_path = LOGS / f"{RUN}-{name}.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        argv,
+        env={**os.environ, "DATABASE_URL": child_database_url(), **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for(
+            lambda: process.poll() is not None or ready in log_path.read_text(),
+            timeout=timeout,
+            message=f"{name} to start",
+        )
+    finally:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited early:\n{log_path.read_text()[-4000:]}")
+    process.log_path = log_path
+    return process
+
+
+def stop_process(process, timeout=15):
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real Celery worker (prefork, 2 processes) on all three queues, against the test DB.
+
+    Tests that use it need `transactional_db`: the worker sees only committed rows.
+    """
+    from workers import app
+
+    with app.connection_for_write() as conn:
+        for queue in ("allocation", "locks", "notifications"):
+            conn.default_channel.queue_purge(queue)
+    worker = start_process(
+        "worker",
+        [
+            sys.executable, "-m", "celery", "-A", "workers", "worker",
+            "-Q", "allocation,locks,notifications", "--concurrency", "2",
+            "--hostname", f"{RUN}@%h", "--without-gossip", "--without-mingle",
+            "--loglevel", "INFO",
+        ],
+        ready="ready.",
+    )  # fmt: skip
+    yield worker
+    stop_process(worker)

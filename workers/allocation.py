@@ -1,0 +1,20 @@
+"""Tasks on the `allocation` queue."""
+
+from django.db import InterfaceError, OperationalError
+
+from api.bookings import services
+from workers import app
+
+
+@app.task(
+    name="allocation.allocate",
+    queue="allocation",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # A dropped database connection is worth another try; a bad request is not.
+    autoretry_for=(InterfaceError, OperationalError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def allocate(request_id: str) -> None:
+    services.allocate(request_id)
