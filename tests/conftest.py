@@ -96,7 +96,6 @@ def child_database_url() -> str:
     return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-
 def start_process(name: str, argv: list[str], ready: str, timeout: float = 60.0, **env):
     """Start a project process against the test database; wait for `ready` in its log."""
     LOGS.mkdir(parents=True, exist_ok=True)

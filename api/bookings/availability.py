@@ -4,7 +4,15 @@ from datetime import datetime, timedelta
 
 from django.contrib.postgres.fields import DateTimeRangeField
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-from django.db.models import DateTimeField, Exists, ExpressionWrapper, Func, OuterRef, QuerySet, Value
+from django.db.models import (
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    Func,
+    OuterRef,
+    QuerySet,
+    Value,
+)
 from django.utils import timezone
 
 from api.bookings.choices import BookingStatus
@@ -83,9 +91,7 @@ def spaces_free_for(spaces: QuerySet[Space], start: datetime, end: datetime) -> 
     )
     now = timezone.now()
     candidates = (
-        spaces.exclude(Exists(taken))
-        .select_related("venue")
-        .prefetch_related("opening_hours")
+        spaces.exclude(Exists(taken)).select_related("venue").prefetch_related("opening_hours")
     )
     free = [
         space.pk

@@ -23,11 +23,15 @@ class BookingRequest(models.Model):
     party_size = models.PositiveIntegerField()
     activity = models.ForeignKey(Activity, on_delete=models.PROTECT, null=True, blank=True)
     purpose = models.CharField(max_length=500, blank=True)
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "": requests without a key must not collide in the unique constraint.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     status = models.CharField(
         max_length=20, choices=RequestStatus.choices, default=RequestStatus.PENDING
     )
-    reason = models.CharField(max_length=40, choices=RejectReason.choices, null=True, blank=True)
+    # The API shows `"reason": null` until a rejection, so NULL it is.
+    reason = models.CharField(  # noqa: DJ001
+        max_length=40, choices=RejectReason.choices, null=True, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # When the request was last put on the queue: the sweeper re-queues what stays pending.
     queued_at = models.DateTimeField(auto_now_add=True)
@@ -85,7 +89,9 @@ class Booking(models.Model):
                 expressions=[("space", RangeOperators.EQUAL), ("blocked", RangeOperators.OVERLAPS)],
                 condition=models.Q(status__in=BookingStatus.live()),
             ),
-            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="booking_end_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="booking_end_after_start"
+            ),
         ]
         indexes = [
             models.Index(fields=["user", "end"]),

@@ -69,7 +69,9 @@ class BookingRequestSerializer(ModelSerializer):
                 }
             )
         if not space.is_open(start, end):
-            raise serializers.ValidationError({"start": "The space is not open for the whole slot."})
+            raise serializers.ValidationError(
+                {"start": "The space is not open for the whole slot."}
+            )
         if not 1 <= attrs["party_size"] <= space.capacity:
             raise serializers.ValidationError(
                 {"party_size": f"Must be from 1 to the space's capacity, {space.capacity}."}

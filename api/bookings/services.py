@@ -130,7 +130,9 @@ def requeue_stale_requests(limit: int = 1000) -> int:
     with transaction.atomic():
         stale = list(
             BookingRequest.objects.select_for_update(skip_locked=True)
-            .filter(status=RequestStatus.PENDING, queued_at__lt=now - settings.BOOKING_REQUEUE_AFTER)
+            .filter(
+                status=RequestStatus.PENDING, queued_at__lt=now - settings.BOOKING_REQUEUE_AFTER
+            )
             .order_by("queued_at")
             .values_list("id", flat=True)[:limit]
         )

@@ -78,9 +78,7 @@ class Space(models.Model):
 
     def clean(self):
         if self.min_duration_minutes > self.max_duration_minutes:
-            raise ValidationError(
-                {"min_duration_minutes": "Must not exceed max_duration_minutes."}
-            )
+            raise ValidationError({"min_duration_minutes": "Must not exceed max_duration_minutes."})
         for field in ("min_duration_minutes", "max_duration_minutes"):
             if getattr(self, field) % self.slot_minutes:
                 raise ValidationError({field: "Must be a multiple of slot_minutes."})
@@ -127,4 +125,6 @@ class OpeningHours(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.weekday} {hours.format_minute(self.opens)}–{hours.format_minute(self.closes)}"
+        return (
+            f"{self.weekday} {hours.format_minute(self.opens)}-{hours.format_minute(self.closes)}"
+        )

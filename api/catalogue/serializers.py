@@ -22,7 +22,10 @@ class ActivitySerializer(ModelSerializer):
 
     def to_internal_value(self, data):
         values = super().to_internal_value(data)
-        return {"slug": values["slug"], **{f"name_{k}": v for k, v in values.items() if k != "slug"}}
+        return {
+            "slug": values["slug"],
+            **{f"name_{k}": v for k, v in values.items() if k != "slug"},
+        }
 
 
 class VenueSerializer(ModelSerializer):
@@ -93,7 +96,9 @@ class SpaceSerializer(ModelSerializer):
     def validate(self, attrs):
         # The model's own rules (durations on the slot grid) apply to the API and admin alike.
         durations = ["slot_minutes", "min_duration_minutes", "max_duration_minutes"]
-        values = {name: attrs.get(name, getattr(self.instance or Space(), name)) for name in durations}
+        values = {
+            name: attrs.get(name, getattr(self.instance or Space(), name)) for name in durations
+        }
         try:
             Space(**values).clean()
         except DjangoValidationError as error:

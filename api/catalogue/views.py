@@ -46,9 +46,7 @@ class SpaceViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    queryset = Space.objects.select_related("venue").prefetch_related(
-        "activities", "opening_hours"
-    )
+    queryset = Space.objects.select_related("venue").prefetch_related("activities", "opening_hours")
     serializer_class = SpaceSerializer
     permission_classes = [IsOperatorOrReadOnly]
     filterset_class = SpaceFilter
@@ -65,7 +63,10 @@ class SpaceViewSet(
     def availability(self, request, pk=None):
         space = self.get_object()
         start, end = _window(request.query_params)
-        body = {"space": space.pk, "free": [{"start": s, "end": e} for s, e in free_intervals(space, start, end)]}
+        body = {
+            "space": space.pk,
+            "free": [{"start": s, "end": e} for s, e in free_intervals(space, start, end)],
+        }
         return Response(AvailabilitySerializer(body).data)
 
 
@@ -79,7 +80,9 @@ def _window(params):
             errors[name] = error.messages
     if not errors and values["to"] <= values["from"]:
         errors["to"] = ["Must be after from."]
-    if not errors and values["to"] - values["from"] > timedelta(days=settings.AVAILABILITY_MAX_DAYS):
+    if not errors and values["to"] - values["from"] > timedelta(
+        days=settings.AVAILABILITY_MAX_DAYS
+    ):
         errors["to"] = [f"At most {settings.AVAILABILITY_MAX_DAYS} days after from."]
     if errors:
         raise serializers.ValidationError(errors)

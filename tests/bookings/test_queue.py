@@ -58,9 +58,7 @@ def test_fifty_people_racing_for_one_slot_give_one_booking(celery_worker):
     for booking_request in requests:
         app.send_task("allocation.allocate", args=[booking_request.id])
     wait_for(decided(*[r.id for r in requests]), timeout=60, message="50 decisions")
-    outcomes = sorted(
-        BookingRequest.objects.values_list("status", "reason").distinct().order_by()
-    )
+    outcomes = sorted(BookingRequest.objects.values_list("status", "reason").distinct().order_by())
     counts = {
         status: BookingRequest.objects.filter(status=status).count()
         for status in RequestStatus.values
