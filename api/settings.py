@@ -139,9 +139,6 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {
-        "booking-requests": env.string("BOOKING_REQUEST_RATE", "30/min"),
-    },
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
@@ -155,6 +152,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- booking rules ----------------------------------------------------------------------------
 
+# Booking requests one person may make, e.g. "30/min" (429 with Retry-After beyond it).
+BOOKING_REQUEST_RATE = env.string("BOOKING_REQUEST_RATE", "30/min")
 # How many confirmed bookings that have not yet ended one person may hold.
 MAX_ACTIVE_BOOKINGS_PER_USER = env.integer("MAX_ACTIVE_BOOKINGS_PER_USER", 10, minimum=1)
 # A request still pending this long after it was queued is queued again by the sweeper.

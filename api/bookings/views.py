@@ -5,7 +5,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import UserRateThrottle
 
 from api.bookings import services
 from api.bookings.models import Booking, BookingRequest
@@ -19,11 +19,18 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
+class BookingRequestThrottle(UserRateThrottle):
+    scope = "booking-requests"
+
+    def get_rate(self):
+        # Read at each request rather than once at import, so the setting can change (tests do).
+        return settings.BOOKING_REQUEST_RATE
+
+
 class BookingRequestViewSet(
     mixins.CreateModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = BookingRequestSerializer
-    throttle_scope = "booking-requests"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -33,7 +40,7 @@ class BookingRequestViewSet(
 
     def get_throttles(self):
         if self.action == "create" and settings.THROTTLING:
-            return [ScopedRateThrottle()]
+            return [BookingRequestThrottle()]
         return []
 
     @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={202: BookingRequestSerializer})

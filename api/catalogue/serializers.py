@@ -8,9 +8,9 @@ from api.fields import InstantField, ModelSerializer
 
 
 class ActivityNameSerializer(serializers.Serializer):
-    fi = serializers.CharField(max_length=100)
-    sv = serializers.CharField(max_length=100)
-    en = serializers.CharField(max_length=100)
+    fi = serializers.CharField(source="name_fi", max_length=100)
+    sv = serializers.CharField(source="name_sv", max_length=100)
+    en = serializers.CharField(source="name_en", max_length=100)
 
 
 class ActivitySerializer(ModelSerializer):
@@ -19,13 +19,6 @@ class ActivitySerializer(ModelSerializer):
     class Meta:
         model = Activity
         fields = ["slug", "name"]
-
-    def to_internal_value(self, data):
-        values = super().to_internal_value(data)
-        return {
-            "slug": values["slug"],
-            **{f"name_{k}": v for k, v in values.items() if k != "slug"},
-        }
 
 
 class VenueSerializer(ModelSerializer):

@@ -1,0 +1,39 @@
+"""The OpenAPI schema is served, valid, and lists the contract's paths."""
+
+import pytest
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db
+
+CONTRACT_PATHS = [
+    "/api/v1/auth/register/",
+    "/api/v1/auth/token/",
+    "/api/v1/auth/me/",
+    "/api/v1/activities/",
+    "/api/v1/venues/",
+    "/api/v1/spaces/",
+    "/api/v1/spaces/{id}/",
+    "/api/v1/spaces/{id}/availability/",
+    "/api/v1/booking-requests/",
+    "/api/v1/booking-requests/{id}/",
+    "/api/v1/bookings/",
+    "/api/v1/bookings/{id}/",
+    "/api/v1/bookings/{id}/cancel/",
+]
+
+
+def test_the_schema_lists_every_contract_path(anonymous):
+    response = anonymous.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    missing = [path for path in CONTRACT_PATHS if path not in paths]
+    assert missing == []
+    assert "202" in paths["/api/v1/booking-requests/"]["post"]["responses"]
+
+
+def test_the_schema_validates_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", tmp_path / "s.yml")
+
+
+def test_the_docs_page_is_served(anonymous):
+    assert anonymous.get("/api/v1/docs/").status_code == 200
