@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from api.bookings.views import BookingRequestViewSet, BookingViewSet
 from api.catalogue.views import ActivityViewSet, SpaceViewSet, VenueViewSet
+from api.ops.views import healthz, readyz
 
 router = DefaultRouter()
 router.register("activities", ActivityViewSet)
@@ -19,4 +20,6 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
 ]

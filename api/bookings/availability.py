@@ -56,11 +56,6 @@ def free_intervals(
     return aligned
 
 
-def is_free(space: Space, start: datetime, end: datetime) -> bool:
-    """True when no live booking (with buffers) meets [start, end); advisory only."""
-    return all(e <= start or s >= end for s, e in busy_intervals(space, start, end))
-
-
 def _round_to_grid(space: Space, instant: datetime, up: bool) -> datetime:
     local = instant.astimezone(space.venue.zone)
     midnight_offset = timedelta(
