@@ -4,8 +4,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 import beat.schedule
+import devices.keys
 from api import embedded, env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -36,11 +38,16 @@ INSTALLED_APPS = [
     "api.accounts",
     "api.catalogue",
     "api.bookings",
+    "api.access",
+    "api.notifications",
+    "api.ops",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "api.errors.LimitBodySize",
+    # The admin's and the API docs' static files, served by the API process itself.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -60,6 +67,10 @@ AUTH_USER_MODEL = "accounts.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 TEMPLATES = [
     {
@@ -148,6 +159,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"WebhookEventEnum": "api.notifications.choices.WebhookEvent"},
 }
 
 # --- booking rules ----------------------------------------------------------------------------
@@ -159,6 +171,75 @@ MAX_ACTIVE_BOOKINGS_PER_USER = env.integer("MAX_ACTIVE_BOOKINGS_PER_USER", 10, m
 # A request still pending this long after it was queued is queued again by the sweeper.
 BOOKING_REQUEUE_AFTER = timedelta(seconds=env.integer("BOOKING_REQUEUE_AFTER_SECONDS", 30))
 AVAILABILITY_MAX_DAYS = 31
+
+# --- smart locks (contracts/lock-protocol.md) -------------------------------------------------
+
+# The backend's Ed25519 key: base64 of the raw 32-byte private key. Unset, a development key is
+# generated once into var/ (never use that one in production).
+LOCK_SIGNING_KEY = devices.keys.signing_key(
+    env.string("LOCK_SIGNING_KEY"), VAR_DIR / "lock-signing-key"
+)
+LOCK_SIGNING_KID = env.string("LOCK_SIGNING_KID", "backend-1")
+# Grants go onto their lock this long before their window opens.
+LOCK_PROVISION_LEAD = timedelta(hours=env.integer("LOCK_PROVISION_LEAD_HOURS", 24, minimum=1))
+# The locks' MQTT keep-alive; a lock silent for three of them counts as offline.
+LOCK_KEEPALIVE_SECONDS = env.integer("LOCK_KEEPALIVE_SECONDS", 60, minimum=1)
+# A lock whose applied version still lags this long after a publication is sent it again.
+LOCK_REPUBLISH_AFTER = timedelta(seconds=env.integer("LOCK_REPUBLISH_AFTER_SECONDS", 30))
+LOCK_CODE_DIGITS = env.integer("LOCK_CODE_DIGITS", 6, minimum=4)
+
+# --- notifications: email, webhooks, calendars -------------------------------------------------
+
+# Links in mail and the personal calendar feed's URL start with this.
+PUBLIC_URL = env.string("PUBLIC_URL", f"http://127.0.0.1:{env.integer('PORT', 8000)}").rstrip("/")
+EMAIL_HOST = env.string("EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env.integer("EMAIL_PORT", 25, minimum=1)
+    EMAIL_HOST_USER = env.string("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env.string("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env.boolean("EMAIL_USE_TLS", False)
+else:
+    # No mail server: each message becomes one .eml file under var/mail/, logged as written.
+    EMAIL_BACKEND = "api.notifications.mail.FileBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "mail"
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "FlexiSpace <noreply@flexispace.local>")
+# A mail server that does not answer holds one worker at most this long per attempt.
+EMAIL_TIMEOUT = env.integer("EMAIL_TIMEOUT", 10, minimum=1)
+
+
+def _minutes(name: str, default: list[str]) -> list[int]:
+    try:
+        values = sorted({int(item) for item in env.listing(name, default)}, reverse=True)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be whole minutes separated by commas.") from None
+    if any(value <= 0 for value in values):
+        raise ImproperlyConfigured(f"{name} must be positive minutes.")
+    return values
+
+
+# Reminders before a booking's start, in minutes (24 h and 2 h unless told otherwise).
+NOTIFICATION_REMINDER_MINUTES = _minutes("NOTIFICATION_REMINDER_MINUTES", ["1440", "120"])
+# The owner and the venue's operators hear of a code its lock has not confirmed this long
+# before the start.
+ACCESS_PROBLEM_LEAD = timedelta(minutes=env.integer("ACCESS_PROBLEM_LEAD_MINUTES", 15, minimum=1))
+# A failed send waits base·2^(attempt-1) seconds (at most max), and gives up after the attempts.
+NOTIFICATION_MAX_ATTEMPTS = env.integer("NOTIFICATION_MAX_ATTEMPTS", 6, minimum=1)
+NOTIFICATION_RETRY_BASE_SECONDS = env.integer("NOTIFICATION_RETRY_BASE_SECONDS", 30, minimum=1)
+NOTIFICATION_RETRY_MAX_SECONDS = env.integer("NOTIFICATION_RETRY_MAX_SECONDS", 1800, minimum=1)
+# A row in `sending` this long whose sender holds no lock on it lost its worker: sent again.
+NOTIFICATION_SENDING_TIMEOUT = timedelta(
+    seconds=env.integer("NOTIFICATION_SENDING_TIMEOUT_SECONDS", 120, minimum=1)
+)
+# A pending row this long past due (its queued task lost) is queued again by the sweeper.
+NOTIFICATION_REQUEUE_AFTER = timedelta(
+    seconds=env.integer("NOTIFICATION_REQUEUE_AFTER_SECONDS", 60, minimum=1)
+)
+WEBHOOK_MAX_ATTEMPTS = env.integer("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+WEBHOOK_RETRY_BASE_SECONDS = env.integer("WEBHOOK_RETRY_BASE_SECONDS", 10, minimum=1)
+WEBHOOK_RETRY_MAX_SECONDS = env.integer("WEBHOOK_RETRY_MAX_SECONDS", 1800, minimum=1)
+# Connect and read timeout per attempt: a receiver that never answers costs this much, once.
+WEBHOOK_TIMEOUT_SECONDS = env.integer("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 
 LOGGING = {
     "version": 1,

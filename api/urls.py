@@ -3,8 +3,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from api.access.views import AlertsView, LockViewSet
 from api.bookings.views import BookingRequestViewSet, BookingViewSet
 from api.catalogue.views import ActivityViewSet, SpaceViewSet, VenueViewSet
+from api.notifications.views import WebhookViewSet
 from api.ops.views import healthz, readyz
 
 router = DefaultRouter()
@@ -13,10 +15,14 @@ router.register("venues", VenueViewSet)
 router.register("spaces", SpaceViewSet)
 router.register("booking-requests", BookingRequestViewSet, basename="booking-request")
 router.register("bookings", BookingViewSet, basename="booking")
+router.register("locks", LockViewSet)
+router.register("webhooks", WebhookViewSet)
 
 urlpatterns = [
+    path("api/v1/", include("api.notifications.urls")),
     path("api/v1/", include(router.urls)),
     path("api/v1/", include("api.accounts.urls")),
+    path("api/v1/alerts/", AlertsView.as_view(), name="alerts"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),

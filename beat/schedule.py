@@ -2,6 +2,17 @@
 each expires after its own interval so a backlog never runs a stale sweep twice."""
 
 SCHEDULE = {
+    # Provisions, opens and revokes grants at slot boundaries; one entry, not one per slot.
+    "sweep-lock-boundaries": {
+        "task": "locks.sweep",
+        "schedule": 10.0,
+        "options": {"expires": 10},
+    },
+    "check-lock-presence": {
+        "task": "locks.check_presence",
+        "schedule": 20.0,
+        "options": {"expires": 20},
+    },
     "requeue-stale-booking-requests": {
         "task": "allocation.requeue_stale_requests",
         "schedule": 5.0,
@@ -11,5 +22,20 @@ SCHEDULE = {
         "task": "allocation.complete_ended_bookings",
         "schedule": 60.0,
         "options": {"expires": 60},
+    },
+    "queue-notification-reminders": {
+        "task": "notifications.queue_reminders",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+    "queue-access-problem-warnings": {
+        "task": "notifications.queue_access_problems",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+    "requeue-stuck-notifications": {
+        "task": "notifications.requeue_stuck",
+        "schedule": 30.0,
+        "options": {"expires": 30},
     },
 }

@@ -1,6 +1,8 @@
 """The sweeps beat runs: small, safe to run twice, each finding due rows by an indexed time."""
 
+from api.access import services as access
 from api.bookings import services
+from api.notifications import services as notifications
 from workers import app
 
 
@@ -12,3 +14,28 @@ def requeue_stale_requests() -> int:
 @app.task(name="allocation.complete_ended_bookings", queue="allocation", expires=60)
 def complete_ended_bookings() -> int:
     return services.complete_ended_bookings()
+
+
+@app.task(name="notifications.queue_reminders", queue="notifications", expires=60)
+def queue_reminders() -> int:
+    return notifications.queue_reminders()
+
+
+@app.task(name="notifications.queue_access_problems", queue="notifications", expires=60)
+def queue_access_problems() -> int:
+    return notifications.queue_access_problems()
+
+
+@app.task(name="notifications.requeue_stuck", queue="notifications", expires=30)
+def requeue_stuck_notifications() -> int:
+    return notifications.requeue_stuck()
+
+
+@app.task(name="locks.sweep", queue="locks", expires=10)
+def sweep_lock_boundaries() -> dict[str, int]:
+    return access.sweep()
+
+
+@app.task(name="locks.check_presence", queue="locks", expires=20)
+def check_lock_presence() -> dict[str, int]:
+    return access.check_presence()

@@ -2,6 +2,7 @@
 Celery worker on the real Redis for tests about queues."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -100,14 +101,14 @@ def start_process(name: str, argv: list[str], ready: str, timeout: float = 60.0,
     """Start a project process against the test database; wait for `ready` in its log."""
     LOGS.mkdir(parents=True, exist_ok=True)
     log_path = LOGS / f"{RUN}-{name}.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        argv,
-        env={**os.environ, "DATABASE_URL": child_database_url(), **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with log_path.open("w") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            argv,
+            env={**os.environ, "DATABASE_URL": child_database_url(), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_for(
             lambda: process.poll() is not None or ready in log_path.read_text(),
@@ -130,22 +131,21 @@ def stop_process(process, timeout=15):
         process.wait()
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
-    """A real Celery worker (prefork, 2 processes) on all three queues, against the test DB.
+QUEUES = ("allocation", "locks", "notifications")
 
-    Tests that use it need `transactional_db`: the worker sees only committed rows.
-    """
+
+@pytest.fixture(scope="session")
+def _worker_process(django_db_setup, django_db_blocker):
     from workers import app
 
     with app.connection_for_write() as conn:
-        for queue in ("allocation", "locks", "notifications"):
+        for queue in QUEUES:
             conn.default_channel.queue_purge(queue)
     worker = start_process(
         "worker",
         [
             sys.executable, "-m", "celery", "-A", "workers", "worker",
-            "-Q", "allocation,locks,notifications", "--concurrency", "2",
+            "-Q", ",".join(QUEUES), "--concurrency", "2",
             "--hostname", f"{RUN}@%h", "--without-gossip", "--without-mingle",
             "--loglevel", "INFO",
         ],
@@ -153,3 +153,37 @@ def celery_worker(django_db_setup, django_db_blocker):
     )  # fmt: skip
     yield worker
     stop_process(worker)
+
+
+@pytest.fixture
+def celery_worker(_worker_process):
+    """A real Celery worker (prefork, 2 processes) on all three queues, against the test DB.
+
+    Tests that use it need `transactional_db`: the worker sees only committed rows. After the
+    test it waits for the worker to fall idle, so no task of one test runs into the next, or
+    into the database flush between them.
+    """
+    yield _worker_process
+    wait_until_idle(_worker_process)
+
+
+def wait_until_idle(worker, timeout=30.0):
+    from workers import app
+
+    inspector = app.control.inspect(destination=[f"{RUN}@{socket.gethostname()}"], timeout=1.0)
+
+    def idle():
+        with app.connection_for_write() as conn:
+            queued = sum(
+                conn.default_channel.client.llen(
+                    f"{app.conf.broker_transport_options['global_keyprefix']}{q}"
+                )
+                for q in QUEUES
+            )
+        if queued:
+            return False
+        busy = [*(inspector.active() or {}).values(), *(inspector.reserved() or {}).values()]
+        return all(not tasks for tasks in busy)
+
+    # Twice in a row: a task that just finished may have queued another.
+    wait_for(lambda: idle() and idle(), timeout=timeout, interval=0.2, message="an idle worker")

@@ -14,3 +14,6 @@ from api.settings import *  # noqa: E402, F403
 
 # Hashing a password the slow, safe way only makes the tests slow.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Mail the tests' workers send lands here, not among the dev stack's in var/mail/.
+EMAIL_FILE_PATH = VAR_DIR / "test-mail" / RUN  # noqa: F405

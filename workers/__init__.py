@@ -7,7 +7,10 @@ from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
 
-app = Celery("flexispace", include=["workers.allocation", "beat.tasks"])
+app = Celery(
+    "flexispace",
+    include=["workers.allocation", "workers.locks", "workers.notifications", "beat.tasks"],
+)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 

@@ -1,3 +1,6 @@
+import hashlib
+import secrets
+
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 
@@ -26,6 +29,10 @@ class User(AbstractUser):
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=150, blank=True)
     language = models.CharField(max_length=2, choices=Language.choices, default=Language.FINNISH)
+    # SHA-256 of the personal calendar feed's secret: the secret is shown once, when rotated.
+    calendar_token = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, editable=False
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []
@@ -38,3 +45,14 @@ class User(AbstractUser):
     @property
     def is_operator(self) -> bool:
         return self.is_staff
+
+    def rotate_calendar_token(self) -> str:
+        """A new secret for the personal calendar feed; the old feed URL stops working."""
+        secret = secrets.token_urlsafe(32)
+        self.calendar_token = calendar_token_digest(secret)
+        self.save(update_fields=["calendar_token"])
+        return secret
+
+
+def calendar_token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -47,3 +47,15 @@ class MeView(generics.RetrieveUpdateAPIView):
 
     def get_object(self):
         return self.request.user
+
+
+class CalendarTokenView(APIView):
+    """Rotate the secret of the personal calendar feed; the answer is the feed's new URL."""
+
+    @extend_schema(
+        request=None,
+        responses={200: inline_serializer("CalendarFeed", {"url": serializers.URLField()})},
+    )
+    def post(self, request):
+        secret = request.user.rotate_calendar_token()
+        return Response({"url": request.build_absolute_uri(f"/api/v1/calendar/{secret}.ics")})

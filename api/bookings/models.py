@@ -96,6 +96,8 @@ class Booking(models.Model):
         indexes = [
             models.Index(fields=["user", "end"]),
             models.Index(fields=["status", "end"]),
+            # The reminder sweep finds confirmed bookings by their start.
+            models.Index(fields=["status", "start"]),
         ]
 
     def __str__(self):

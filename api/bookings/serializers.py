@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.utils import timezone
 from rest_framework import serializers
 
+from api.access import services as access
 from api.bookings.models import Booking, BookingRequest
 from api.catalogue.models import Activity, Space
 from api.fields import InstantField, ModelSerializer
@@ -108,5 +109,7 @@ class BookingSerializer(ModelSerializer):
         read_only_fields = fields
 
     def get_access(self, booking) -> AccessSerializer(allow_null=True):
-        # Smart-lock access arrives with the locks; a space without a lock has none.
-        return None
+        # The code, for the booking's owner and operators only; null for a space without a lock.
+        request = self.context.get("request")
+        grant = access.grant_shown_to(booking, request.user if request else None)
+        return AccessSerializer(grant).data if grant else None

@@ -10,9 +10,11 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
+from api.access import services as access
 from api.accounts.models import User
 from api.bookings.choices import BookingStatus, RejectReason, RequestStatus
 from api.bookings.models import Booking, BookingRequest
+from api.notifications import services as notifications
 from workers.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
@@ -64,12 +66,15 @@ def allocate(request_id) -> None:
             return
         reason = _reason_to_reject(booking_request)
         booking = None if reason else _try_to_book(booking_request)
+        if booking is not None:
+            access.create_grant(booking)
         if reason is None and booking is None:
             reason = RejectReason.SLOT_TAKEN
         booking_request.status = RequestStatus.REJECTED if reason else RequestStatus.CONFIRMED
         booking_request.reason = reason
         booking_request.decided_at = timezone.now()
         booking_request.save(update_fields=["status", "reason", "decided_at"])
+        notifications.request_decided(booking_request, booking)
 
 
 def _reason_to_reject(booking_request: BookingRequest) -> RejectReason | None:
@@ -118,6 +123,8 @@ def cancel_booking(booking: Booking) -> Booking:
             booking.status = BookingStatus.CANCELLED
             booking.cancelled_at = timezone.now()
             booking.save(update_fields=["status", "cancelled_at"])
+            access.withdraw_grant(booking)
+            notifications.booking_cancelled(booking)
     return booking
 
 

@@ -66,7 +66,7 @@ class BookingViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["status", "space"]
 
     def get_queryset(self):
-        bookings = Booking.objects.select_related("space")
+        bookings = Booking.objects.select_related("space", "grant")
         if getattr(self, "swagger_fake_view", False) or self.request.user.is_staff:
             return bookings
         return bookings.filter(user=self.request.user)

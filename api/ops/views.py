@@ -24,4 +24,6 @@ def readyz(request):
     failures = {name: probe() for name, probe in PROBES.items()}
     body = {name: failure or "ok" for name, failure in failures.items()}
     ready = not any(failures.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", **body}, status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", **body}, status=200 if ready else 503
+    )

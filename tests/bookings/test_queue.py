@@ -1,9 +1,11 @@
 """The booking path on the real Redis broker and a real Celery worker."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from api.bookings import services
 from api.bookings.choices import RequestStatus
@@ -97,14 +99,17 @@ def test_a_request_whose_message_redis_lost_is_requeued_and_decided(celery_worke
     assert services.requeue_stale_requests() == 0
 
 
-def test_two_sweeps_at_once_queue_a_stale_request_once(settings):
-    settings.BOOKING_REQUEUE_AFTER = settings.BOOKING_REQUEUE_AFTER * 0
-    BookingRequestFactory.create_batch(20)
-    counts, barrier = [], threading.Barrier(2)
+def test_two_sweeps_at_once_queue_a_stale_request_once(monkeypatch):
+    stale = {r.id for r in BookingRequestFactory.create_batch(20)}
+    BookingRequest.objects.update(queued_at=timezone.now() - timedelta(minutes=5))
+    queued, barrier = [], threading.Barrier(2)
+    monkeypatch.setattr(
+        services, "enqueue_on_commit", lambda name, request_id: queued.append(request_id)
+    )
 
     def sweep():
         barrier.wait()
-        counts.append(services.requeue_stale_requests())
+        services.requeue_stale_requests()
         connection.close()
 
     threads = [threading.Thread(target=sweep) for _ in range(2)]
@@ -112,4 +117,4 @@ def test_two_sweeps_at_once_queue_a_stale_request_once(settings):
         thread.start()
     for thread in threads:
         thread.join()
-    assert sum(counts) == 20
+    assert sorted(queued) == sorted(stale)

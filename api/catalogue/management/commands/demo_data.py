@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from api.access.demo import enrol_demo_lock
 from api.accounts.models import User
 from api.bookings import services
 from api.bookings.choices import RequestStatus
@@ -137,8 +138,10 @@ class Command(BaseCommand):
         return user or User.objects.create_user(email, password, **fields)
 
     def _book_the_demo_room(self, person):
-        """Ask for the demo room from the next 5-minute mark for 5 minutes, through the queue."""
+        """Ask for the demo room, which has a lock, from the next 5-minute mark for 5 minutes,
+        through the queue; the simulated fleet then shows its code accepted and refused."""
         space = Space.objects.get(name="Demo room")
+        enrol_demo_lock(space)
         waiting = BookingRequest.objects.filter(
             space=space,
             user=person,

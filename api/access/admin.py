@@ -1,0 +1,48 @@
+from django.contrib import admin
+
+from api.access.models import Grant, Lock, LockCommand, LockEvent
+
+
+@admin.register(Lock)
+class LockAdmin(admin.ModelAdmin):
+    list_display = ["id", "space", "online", "last_seen", "desired_version", "applied_version"]
+    list_filter = ["online"]
+    search_fields = ["id", "space__name"]
+    raw_id_fields = ["space"]
+    readonly_fields = [
+        "desired_version",
+        "applied_version",
+        "reported_grant_ids",
+        "online",
+        "last_seen",
+        "clock_offset_seconds",
+        "battery",
+        "publish_requested_at",
+        "last_published_at",
+        "enrolled_at",
+    ]
+
+
+@admin.register(Grant)
+class GrantAdmin(admin.ModelAdmin):
+    list_display = ["id", "lock", "booking", "valid_from", "valid_until", "state", "problem"]
+    list_filter = ["state", "problem"]
+    search_fields = ["id", "lock__id"]
+    raw_id_fields = ["lock", "booking"]
+    exclude = ["code"]
+    readonly_fields = [f.name for f in Grant._meta.fields if f.name != "code"]
+
+
+@admin.register(LockCommand)
+class LockCommandAdmin(admin.ModelAdmin):
+    list_display = ["cmd_id", "lock", "op", "state", "issued_at", "acked_at", "ok"]
+    list_filter = ["op", "state"]
+    raw_id_fields = ["lock", "requested_by"]
+
+
+@admin.register(LockEvent)
+class LockEventAdmin(admin.ModelAdmin):
+    list_display = ["lock", "type", "result", "grant_id", "at"]
+    list_filter = ["type", "result"]
+    search_fields = ["lock__id", "grant_id"]
+    raw_id_fields = ["lock"]

@@ -1,0 +1,617 @@
+"""The access verbs: enrol a lock, create and withdraw grants, publish a lock's desired state,
+the boundary sweep, and recording what the locks report.
+
+Row-lock order, everywhere: grant rows before lock rows, lock rows in id order. The publication
+holds only lock rows, so it can wait for the broker's PUBACK without blocking any grant.
+"""
+
+import json
+import logging
+import secrets
+from collections import defaultdict
+from datetime import datetime, timedelta
+from functools import cache
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from api.access import signals
+from api.access.choices import CommandOp, CommandState, GrantProblem, GrantState, WithdrawReason
+from api.access.models import Grant, Lock, LockCommand, LockEvent
+from api.bookings.choices import BookingStatus
+from api.bookings.models import Booking
+from api.catalogue.models import Space
+from devices import protocol
+from workers.queue import enqueue_on_commit
+
+log = logging.getLogger(__name__)
+
+# Locks per publication task, and rows per sweep transaction.
+PUBLISH_CHUNK = 100
+SWEEP_CHUNK = 2000
+COMMAND_LIFETIME = timedelta(seconds=60)
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+
+@cache
+def _private_key():
+    return protocol.load_private_key(settings.LOCK_SIGNING_KEY)
+
+
+def public_key() -> str:
+    """The backend's public key, base64 of its raw 32 bytes, as locks learn it at enrolment."""
+    return protocol.public_key_b64(_private_key())
+
+
+def sign(message: dict) -> dict:
+    return protocol.sign(message, _private_key(), settings.LOCK_SIGNING_KID)
+
+
+# --- enrolment --------------------------------------------------------------------------------
+
+
+def enrol_lock(lock_id: str, space: Space) -> tuple[Lock, str]:
+    """Enrol a lock on a space; return it with its MQTT password (kept only as a hash).
+
+    The space's bookings that have not ended get their grants at once.
+    """
+    password = secrets.token_urlsafe(24)
+    with transaction.atomic():
+        lock = Lock.objects.create(id=lock_id, space=space, password_hash=make_password(password))
+        bookings = Booking.objects.filter(
+            space=space, status=BookingStatus.CONFIRMED, end__gt=timezone.now()
+        ).select_related("space")
+        for booking in bookings:
+            create_grant(booking)
+    log.info("enrolled lock %s on space %s", lock_id, space.pk)
+    return lock, password
+
+
+# --- grants -----------------------------------------------------------------------------------
+
+
+def create_grant(booking: Booking) -> Grant | None:
+    """Give a confirmed booking its PIN on its space's lock; None when the space has none.
+
+    Call inside the transaction that created the booking. Inside the provisioning lead time the
+    lock is asked for a publication at once; later grants wait for the sweep.
+    """
+    with transaction.atomic():
+        lock = Lock.objects.select_for_update().filter(space_id=booking.space_id).first()
+        return _create_grant(booking, lock) if lock else None
+
+
+def _create_grant(booking: Booking, lock: Lock) -> Grant:
+    space = booking.space
+    valid_from = booking.start - timedelta(minutes=space.access_grace_before_minutes)
+    valid_until = booking.end + timedelta(minutes=space.access_grace_after_minutes)
+    now = timezone.now()
+    queued = valid_from <= now + settings.LOCK_PROVISION_LEAD
+    # The lock row is ours, so no other grant on this lock picks a code meanwhile; the
+    # exclusion constraint stands behind this check.
+    taken = set(
+        Grant.objects.filter(
+            lock=lock,
+            withdrawn_at__isnull=True,
+            valid_from__lt=valid_until,
+            valid_until__gt=valid_from,
+        ).values_list("code", flat=True)
+    )
+    grant = Grant.objects.create(
+        lock=lock,
+        booking=booking,
+        code=_new_code(taken),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        slot_start=booking.start,
+        slot_end=booking.end,
+        queued_at=now if queued else None,
+    )
+    if queued:
+        request_publish([lock.id])
+    return grant
+
+
+def _new_code(taken: set[str]) -> str:
+    digits = settings.LOCK_CODE_DIGITS
+    for _ in range(1000):
+        code = f"{secrets.randbelow(10**digits):0{digits}d}"
+        if code not in taken:
+            return code
+    raise RuntimeError("no free code on this lock; raise LOCK_CODE_DIGITS")
+
+
+def withdraw_grant(booking: Booking) -> None:
+    """Take a cancelled booking's code off its lock at once; repeating it changes nothing."""
+    with transaction.atomic():
+        grant = (
+            Grant.objects.select_for_update()
+            .filter(booking=booking, withdrawn_at__isnull=True)
+            .first()
+        )
+        if grant is None:
+            return
+        _withdraw([grant.id], WithdrawReason.CANCELLED, timezone.now())
+
+
+def _withdraw(grant_ids: list[str], reason: str, now: datetime) -> list[str]:
+    """Withdraw grants whose rows the caller has locked; return the locks to publish to.
+
+    A grant never queued for its lock is revoked at once. Any other must be confirmed: by a
+    report of a version newer than the lock's desired version now, which is read under the lock
+    row, so every later publication was computed after this withdrawal.
+    """
+    grants = Grant.objects.filter(id__in=grant_ids)
+    lock_ids = sorted(set(grants.filter(queued_at__isnull=False).values_list("lock_id", flat=True)))
+    versions = dict(
+        Lock.objects.select_for_update()
+        .filter(id__in=lock_ids)
+        .order_by("id")
+        .values_list("id", "desired_version")
+    )
+    grants.filter(queued_at__isnull=True).update(
+        withdrawn_at=now, withdraw_reason=reason, state=GrantState.REVOKED, revoked_at=now
+    )
+    on_lock = grants.filter(queued_at__isnull=False)
+    if reason == WithdrawReason.ENDED:
+        # Never confirmed before its window ended: the person could not get in.
+        on_lock.filter(state=GrantState.PENDING).update(
+            state=GrantState.FAILED, problem=GrantProblem.NEVER_CONFIRMED, flagged_at=now
+        )
+    # One statement for them all; the lock rows are ours, so each version read is current.
+    on_lock.update(
+        withdrawn_at=now,
+        withdraw_reason=reason,
+        revoke_version=Subquery(
+            Lock.objects.filter(id=OuterRef("lock_id")).values("desired_version")[:1]
+        ),
+    )
+    request_publish(list(versions))
+    return list(versions)
+
+
+# --- publication ------------------------------------------------------------------------------
+
+
+def request_publish(lock_ids: list[str]) -> list[str]:
+    """Ask for a publication to each lock, after the caller's transaction commits.
+
+    A lock that already has one asked for and not yet made is left as it is: the pending task
+    reads the grants when it runs, so it carries this change too. Returns the locks queued.
+    """
+    if not lock_ids:
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        locks = Lock.objects.select_for_update().filter(id__in=lock_ids).order_by("id")
+        ids = list(locks.filter(publish_requested_at__isnull=True).values_list("id", flat=True))
+        Lock.objects.filter(id__in=ids).update(publish_requested_at=now)
+        _enqueue_publications(ids)
+    return ids
+
+
+def _enqueue_publications(lock_ids: list[str]) -> None:
+    for start in range(0, len(lock_ids), PUBLISH_CHUNK):
+        enqueue_on_commit("locks.publish", lock_ids[start : start + PUBLISH_CHUNK])
+
+
+def desired_grants(lock_ids: list[str], now: datetime) -> dict[str, list[Grant]]:
+    """The complete grant set each lock must hold now."""
+    grants = Grant.objects.filter(
+        lock_id__in=lock_ids,
+        queued_at__isnull=False,
+        withdrawn_at__isnull=True,
+        valid_from__lte=now + settings.LOCK_PROVISION_LEAD,
+        valid_until__gt=now,
+    ).exclude(state__in=[GrantState.REVOKED, GrantState.FAILED])
+    by_lock = defaultdict(list)
+    for grant in grants.order_by("valid_from", "id"):
+        by_lock[grant.lock_id].append(grant)
+    return by_lock
+
+
+def publish_desired_state(lock_ids: list[str]) -> dict[str, int]:
+    """Publish each lock's full grant set, signed, retained, QoS 1, under a new version.
+
+    Only locks with a publication asked for are published (a second task for the same request
+    finds nothing to do). The lock rows stay locked until the broker acknowledged every
+    message, so a later publication to a lock, which needs its row, always carries a higher
+    version and reaches the broker after this one. Returns {lock id: version}.
+    """
+    from devices.mqtt import publisher
+
+    mqtt = publisher()
+    with transaction.atomic():
+        locked = list(
+            Lock.objects.select_for_update()
+            .filter(id__in=lock_ids, publish_requested_at__isnull=False)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        if not locked:
+            return {}
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE access_lock SET desired_version = nextval('access_lock_version'),"
+                " publish_requested_at = NULL, last_published_at = %s"
+                " WHERE id = ANY(%s) RETURNING id, desired_version",
+                [now, locked],
+            )
+            versions = dict(cursor.fetchall())
+        grants = desired_grants(locked, now)
+        infos = []
+        for lock_id in locked:
+            message = protocol.desired_state(
+                lock_id, versions[lock_id], now, [g.as_desired() for g in grants.get(lock_id, [])]
+            )
+            infos.append(
+                mqtt.publish(
+                    protocol.topic(settings.MQTT_TOPIC_ROOT, lock_id, "desired"),
+                    protocol.encode(sign(message)),
+                    retain=True,
+                )
+            )
+        mqtt.wait(infos)
+    return versions
+
+
+def send_command(cmd_id: str) -> bool:
+    """Publish a queued command, signed, once; False if it is gone, sent or expired."""
+    from devices.mqtt import publisher
+
+    with transaction.atomic():
+        command = (
+            LockCommand.objects.select_for_update()
+            .filter(cmd_id=cmd_id, state=CommandState.QUEUED)
+            .first()
+        )
+        if command is None:
+            return False
+        now = timezone.now()
+        if command.expires_at <= now:
+            command.state = CommandState.FAILED
+            command.error = "expired before it was sent"
+            command.save(update_fields=["state", "error"])
+            return False
+        message = protocol.command(
+            command.lock_id, command.cmd_id, command.op, command.issued_at, command.expires_at
+        )
+        mqtt = publisher()
+        info = mqtt.publish(
+            protocol.topic(settings.MQTT_TOPIC_ROOT, command.lock_id, "cmd"),
+            protocol.encode(sign(message)),
+            retain=False,
+        )
+        mqtt.wait([info])
+        command.state = CommandState.SENT
+        command.sent_at = now
+        command.save(update_fields=["state", "sent_at"])
+    return True
+
+
+def unlock_once(lock: Lock, user=None) -> LockCommand:
+    """Open the door once, remotely; the lock's ack is recorded on the command."""
+    now = timezone.now()
+    with transaction.atomic():
+        command = LockCommand.objects.create(
+            lock=lock,
+            op=CommandOp.UNLOCK_ONCE,
+            issued_at=now,
+            expires_at=now + COMMAND_LIFETIME,
+            requested_by=user if user and user.is_authenticated else None,
+        )
+        enqueue_on_commit("locks.send_command", command.cmd_id)
+    return command
+
+
+# --- the boundary sweep -----------------------------------------------------------------------
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """Provision, start, end, and republish to lagging locks; safe to run twice at once.
+
+    Each phase claims its due rows with FOR UPDATE SKIP LOCKED in chunks and marks them in the
+    same transaction, so a concurrent sweep skips them while they are claimed and no longer
+    finds them due afterwards; publications coalesce per lock.
+    """
+    now = now or timezone.now()
+    return {
+        "provisioned": _in_chunks(lambda: _provision_chunk(now)),
+        "started": _in_chunks(lambda: _start_chunk(now)),
+        "ended": _in_chunks(lambda: _end_chunk(now)),
+        "republished": _republish_lagging(now),
+    }
+
+
+def _in_chunks(chunk) -> int:
+    total = 0
+    while True:
+        with transaction.atomic():
+            done = chunk()
+        total += done
+        if done < SWEEP_CHUNK:
+            return total
+
+
+def _claim(queryset) -> list[tuple[str, str]]:
+    return list(
+        queryset.select_for_update(skip_locked=True)
+        .order_by()
+        .values_list("id", "lock_id")[:SWEEP_CHUNK]
+    )
+
+
+def _provision_chunk(now: datetime) -> int:
+    claimed = _claim(
+        Grant.objects.filter(
+            queued_at__isnull=True,
+            withdrawn_at__isnull=True,
+            valid_from__lte=now + settings.LOCK_PROVISION_LEAD,
+        )
+    )
+    Grant.objects.filter(id__in=[g for g, _ in claimed]).update(queued_at=now)
+    request_publish(sorted({lock for _, lock in claimed}))
+    return len(claimed)
+
+
+def _start_chunk(now: datetime) -> int:
+    claimed = _claim(
+        Grant.objects.filter(
+            started_at__isnull=True, withdrawn_at__isnull=True, slot_start__lte=now
+        )
+    )
+    ids = [g for g, _ in claimed]
+    grants = Grant.objects.filter(id__in=ids)
+    grants.filter(state=GrantState.PROVISIONED).update(state=GrantState.ACTIVE)
+    unconfirmed = list(grants.filter(state=GrantState.PENDING).values_list("id", flat=True))
+    Grant.objects.filter(id__in=unconfirmed).update(
+        problem=GrantProblem.UNCONFIRMED_AT_START, flagged_at=now
+    )
+    grants.update(started_at=now)
+    if unconfirmed:
+        log.warning("%d grants not confirmed by their lock at their start", len(unconfirmed))
+        transaction.on_commit(lambda: signals.access_problem.send(Grant, grant_ids=unconfirmed))
+    return len(claimed)
+
+
+def _end_chunk(now: datetime) -> int:
+    claimed = _claim(Grant.objects.filter(withdrawn_at__isnull=True, valid_until__lte=now))
+    ids = [g for g, _ in claimed]
+    failed = list(
+        Grant.objects.filter(
+            id__in=ids, state=GrantState.PENDING, queued_at__isnull=False
+        ).values_list("id", flat=True)
+    )
+    _withdraw(ids, WithdrawReason.ENDED, now)
+    if failed:
+        transaction.on_commit(lambda: signals.access_problem.send(Grant, grant_ids=failed))
+    return len(claimed)
+
+
+def _republish_lagging(now: datetime) -> int:
+    """Publish again to online locks still behind, and re-queue publications lost on the way."""
+    before = now - settings.LOCK_REPUBLISH_AFTER
+    with transaction.atomic():
+        stuck = list(
+            Lock.objects.select_for_update(skip_locked=True)
+            .filter(publish_requested_at__lt=before)
+            .order_by("id")
+            .values_list("id", flat=True)[:SWEEP_CHUNK]
+        )
+        Lock.objects.filter(id__in=stuck).update(publish_requested_at=now)
+        _enqueue_publications(stuck)
+    with transaction.atomic():
+        lagging = list(
+            Lock.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(last_published_at__lt=before) | Q(last_published_at__isnull=True),
+                online=True,
+                publish_requested_at__isnull=True,
+                applied_version__lt=F("desired_version"),
+            )
+            .order_by("id")
+            .values_list("id", flat=True)[:SWEEP_CHUNK]
+        )
+        Lock.objects.filter(id__in=lagging).update(publish_requested_at=now)
+        _enqueue_publications(lagging)
+    if stuck or lagging:
+        log.info("republishing to %d lagging locks, re-queued %d", len(lagging), len(stuck))
+    return len(stuck) + len(lagging)
+
+
+# --- presence ---------------------------------------------------------------------------------
+
+
+def check_presence(now: datetime | None = None) -> dict[str, int]:
+    """Mark offline the locks silent for three keep-alives; ask quiet ones to report (`sync`).
+
+    A lock sends nothing while nothing changes, so a `sync` after one silent keep-alive makes
+    it re-publish `reported`; only a lock that cannot answer stays silent long enough to be
+    marked offline.
+    """
+    now = now or timezone.now()
+    keepalive = timedelta(seconds=settings.LOCK_KEEPALIVE_SECONDS)
+    silent = Lock.objects.filter(online=True, last_seen__lt=now - 3 * keepalive).update(
+        online=False
+    )
+    quiet = list(
+        Lock.objects.filter(online=True, last_seen__lt=now - keepalive).values_list(
+            "id", flat=True
+        )[:SWEEP_CHUNK]
+    )
+    if quiet:
+        from devices.mqtt import publisher
+
+        mqtt = publisher()
+        infos = []
+        for lock_id in quiet:
+            message = protocol.command(
+                lock_id, protocol.new_id("c-sync"), CommandOp.SYNC, now, now + COMMAND_LIFETIME
+            )
+            infos.append(
+                mqtt.publish(
+                    protocol.topic(settings.MQTT_TOPIC_ROOT, lock_id, "cmd"),
+                    protocol.encode(sign(message)),
+                    retain=False,
+                )
+            )
+        mqtt.wait(infos)
+    return {"offline": silent, "probed": len(quiet)}
+
+
+# --- what the locks report (called by the gateway) --------------------------------------------
+
+
+def record_seen(lock_ids: set[str], now: datetime) -> None:
+    Lock.objects.filter(id__in=lock_ids).update(last_seen=now)
+
+
+def record_status(lock_id: str, online: bool, now: datetime) -> None:
+    """`online` from the lock itself; `offline` is its last will, sent by the broker."""
+    fields = {"online": True, "last_seen": now} if online else {"online": False}
+    Lock.objects.filter(id=lock_id).update(**fields)
+    log.info("lock %s is %s", lock_id, "online" if online else "offline")
+
+
+def record_reported(lock_id: str, message: dict, now: datetime) -> bool:
+    """Take one lock's report; see record_reports."""
+    return bool(record_reports([(lock_id, message)], now))
+
+
+def record_reports(reports: list[tuple[str, dict]], now: datetime) -> list[str]:
+    """Take a batch of locks' reports: applied versions, and the grants each lock holds.
+
+    A report older than one already taken (a replay, a reordering) changes nothing. A pending
+    grant a lock holds is provisioned (active if its slot began); a withdrawn grant missing from
+    a version published after its withdrawal is revoked. A few statements for the whole batch,
+    so the gateway keeps up with a boundary's worth of reports. Returns the locks updated.
+    """
+    applied = dict(
+        Lock.objects.filter(id__in={lock_id for lock_id, _ in reports}).values_list(
+            "id", "applied_version"
+        )
+    )
+    latest: dict[str, dict] = {}
+    for lock_id, message in reports:
+        version = message["applied_version"]
+        fresh = lock_id in applied and version >= applied[lock_id]
+        if fresh and (lock_id not in latest or version >= latest[lock_id]["applied_version"]):
+            latest[lock_id] = message
+    if not latest:
+        return []
+    ids, versions, held, offsets, batteries, pairs = [], [], [], [], [], []
+    for lock_id, message in latest.items():
+        grant_ids = list(dict.fromkeys(message["grant_ids"]))
+        ids.append(lock_id)
+        versions.append(message["applied_version"])
+        held.append(json.dumps(grant_ids))
+        try:
+            offset = round((protocol.parse_time(message.get("clock")) - now).total_seconds())
+        except protocol.InvalidMessage:
+            offset = None
+        offsets.append(offset)
+        battery = message.get("battery")
+        batteries.append(battery if isinstance(battery, int) and 0 <= battery <= 100 else None)
+        pairs.extend((lock_id, grant_id) for grant_id in grant_ids)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE access_grant g SET confirmed_at = %s,"
+            " state = CASE WHEN g.started_at IS NULL THEN %s ELSE %s END"
+            " FROM unnest(%s::text[], %s::text[]) AS r(lock_id, grant_id)"
+            " WHERE g.id = r.grant_id AND g.lock_id = r.lock_id AND g.state = %s",
+            [now, GrantState.PROVISIONED, GrantState.ACTIVE,
+             [lock for lock, _ in pairs], [grant for _, grant in pairs], GrantState.PENDING],
+        )  # fmt: skip
+        cursor.execute(
+            "UPDATE access_grant g SET state = %s, revoked_at = %s"
+            " FROM unnest(%s::text[], %s::bigint[]) AS r(lock_id, version)"
+            " WHERE g.lock_id = r.lock_id AND g.withdrawn_at IS NOT NULL"
+            " AND g.revoke_version < r.version AND g.state = ANY(%s) AND NOT g.id = ANY(%s)",
+            [GrantState.REVOKED, now, ids, versions, GrantState.on_lock(),
+             [grant for _, grant in pairs]],
+        )  # fmt: skip
+        cursor.execute(
+            "UPDATE access_lock l SET applied_version = r.version,"
+            " reported_grant_ids = r.held::jsonb, last_seen = %s,"
+            " clock_offset_seconds = COALESCE(r.clock_offset, l.clock_offset_seconds),"
+            " battery = COALESCE(r.battery, l.battery)"
+            " FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::int[], %s::int[])"
+            " AS r(lock_id, version, held, clock_offset, battery)"
+            " WHERE l.id = r.lock_id AND l.applied_version <= r.version",
+            [now, ids, versions, held, offsets, batteries],
+        )
+    return ids
+
+
+def record_ack(lock_id: str, message: dict, now: datetime) -> None:
+    LockCommand.objects.filter(
+        cmd_id=message["cmd_id"], lock_id=lock_id, acked_at__isnull=True
+    ).update(
+        state=CommandState.ACKED if message["ok"] else CommandState.FAILED,
+        ok=message["ok"],
+        error=str(message.get("error") or "")[:200],
+        acked_at=now,
+    )
+
+
+def record_event(lock_id: str, message: dict) -> LockEvent | None:
+    """Store an access-log event once; a `granted` one is queued for the check-in."""
+    try:
+        with transaction.atomic():
+            event = LockEvent.objects.create(
+                lock_id=lock_id,
+                event_id=message["event_id"],
+                type=message["type"],
+                result=message.get("result") or message.get("state") or "",
+                grant_id=message.get("grant_id") or "",
+                at=protocol.parse_time(message["at"]),
+                payload=message,
+            )
+            if event.type == "access" and event.result == "granted":
+                enqueue_on_commit("locks.check_in", event.pk)
+    except IntegrityError:
+        return None  # a duplicate, or a lock deleted meanwhile
+    return event
+
+
+def check_in(event_id: int) -> bool:
+    """The first `granted` event of a booking's grant checks the booking in."""
+    event = LockEvent.objects.filter(pk=event_id).first()
+    if event is None or not event.grant_id:
+        return False
+    with transaction.atomic():
+        booking_id = (
+            Grant.objects.filter(id=event.grant_id, lock_id=event.lock_id)
+            .values_list("booking_id", flat=True)
+            .first()
+        )
+        if booking_id is None:
+            return False
+        changed = Booking.objects.filter(pk=booking_id, checked_in_at__isnull=True).update(
+            checked_in_at=event.at
+        )
+        if changed:
+            transaction.on_commit(
+                lambda: signals.checked_in.send(Booking, booking_id=booking_id, at=event.at)
+            )
+    return bool(changed)
+
+
+# --- what a booking shows ---------------------------------------------------------------------
+
+
+def grant_shown_to(booking: Booking, user) -> Grant | None:
+    """The booking's grant if `user` may see its code (its owner, an operator); None without a
+    lock."""
+    if user is None or not (user.is_staff or user.pk == booking.user_id):
+        return None
+    try:
+        return booking.grant
+    except Grant.DoesNotExist:
+        return None

@@ -1,0 +1,72 @@
+from django.db import IntegrityError
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.access import alerts, services
+from api.access.models import Lock
+from api.access.serializers import (
+    AlertSerializer,
+    EnrolmentSerializer,
+    LockCommandSerializer,
+    LockSerializer,
+)
+from api.permissions import IsOperator
+
+
+class LockViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Lock.objects.all()
+    permission_classes = [IsOperator]
+    lookup_value_regex = "[A-Za-z0-9_-]{1,64}"
+    filterset_fields = ["space"]
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return EnrolmentSerializer
+        if self.action in ("unlock", "commands"):
+            return LockCommandSerializer
+        return LockSerializer
+
+    def perform_create(self, serializer):
+        try:
+            serializer.save()
+        except IntegrityError:
+            # Two enrolments of one id or one space raced; the other won.
+            raise ValidationError({"id": ["This lock or its space is enrolled already."]}) from None
+
+    @extend_schema(request=None, responses={202: LockCommandSerializer})
+    @action(detail=True, methods=["post"])
+    def unlock(self, request, pk=None):
+        command = services.unlock_once(self.get_object(), request.user)
+        return Response(LockCommandSerializer(command).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=LockCommandSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def commands(self, request, pk=None):
+        """The lock's recent commands and their acknowledgements."""
+        commands = self.get_object().commands.all()
+        page = self.paginate_queryset(commands)
+        return self.get_paginated_response(LockCommandSerializer(page, many=True).data)
+
+
+class AlertsView(APIView):
+    """What needs a person now: offline locks, unconfirmed grants and revocations, and more."""
+
+    permission_classes = [IsOperator]
+
+    @extend_schema(responses=AlertSerializer(many=True))
+    def get(self, request):
+        from rest_framework.pagination import PageNumberPagination
+
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(alerts.collect(timezone.now()), request, view=self)
+        return paginator.get_paginated_response(AlertSerializer(page, many=True).data)

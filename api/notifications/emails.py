@@ -1,0 +1,146 @@
+"""Turning an outbox row into an email: plain text and HTML in the recipient's language.
+
+Templates live in templates/notifications/email/<language>/<kind>.{subject.txt,txt,html}; this
+module builds what they show (local times in the venue's zone, the reason in words, the
+alternatives) so the templates hold only words.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from api.bookings.models import BookingRequest
+from api.catalogue.models import Space
+from api.notifications import calendars, texts
+from api.notifications.choices import NotificationKind
+from api.notifications.models import Notification
+
+
+@dataclass
+class Alternative:
+    space: Space
+    start: datetime
+    end: datetime
+
+
+def build_message(
+    notification: Notification,
+    access_code: str | None = None,
+    alternatives: list[Alternative] = (),
+) -> EmailMultiAlternatives:
+    language = texts.language_of(notification.language)
+    booking, request = notification.booking, notification.request
+    subject_of = booking or request
+    space = subject_of.space
+    zone = space.venue.zone
+    template = notification.kind
+    if (
+        notification.kind == NotificationKind.ACCESS_PROBLEM
+        and booking.user_id != notification.recipient_id
+    ):
+        template = "access_problem_operator"
+    context = {
+        "language": language,
+        "recipient": notification.recipient,
+        "booking": booking,
+        "request": request,
+        "space": space,
+        "venue": space.venue,
+        "when": texts.local_span(subject_of.start, subject_of.end, zone, language),
+        "zone": space.venue.timezone,
+        "access_code": access_code,
+        "booking_url": texts.booking_url(booking) if booking else "",
+        "cancel_api": f"POST {settings.PUBLIC_URL}/api/v1/bookings/{booking.pk}/cancel/"
+        if booking
+        else "",
+        "reason": texts.reason_in_words(getattr(request, "reason", None), language),
+        "alternatives": [
+            {
+                "space": alt.space,
+                "venue": alt.space.venue,
+                "when": texts.local_span(alt.start, alt.end, alt.space.venue.zone, language),
+            }
+            for alt in alternatives
+        ],
+        "lead": _lead(notification.reminder_minutes, language),
+        "public_url": settings.PUBLIC_URL,
+    }
+    base = f"notifications/email/{language}/{template}"
+    subject = " ".join(render_to_string(f"{base}.subject.txt", context).split())
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"{base}.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[notification.recipient.email],
+        headers={
+            "Message-ID": notification.message_id,
+            "Content-Language": language,
+            "Auto-Submitted": "auto-generated",
+            "X-FlexiSpace-Notification": f"{notification.kind}:{notification.pk}",
+        },
+    )
+    message.attach_alternative(render_to_string(f"{base}.html", context), "text/html")
+    if notification.kind == NotificationKind.BOOKING_CONFIRMED:
+        message.attach(
+            f"booking-{booking.pk}.ics",
+            calendars.booking_ics(booking, access_code).decode(),
+            "text/calendar",
+        )
+    return message
+
+
+def _lead(minutes: int, language: str) -> str:
+    """How long before the start a reminder is: '24 tunnin', '2 timmar', '30 minutes'."""
+    if not minutes:
+        return ""
+    if minutes % 60:
+        units = {"fi": "minuutin", "sv": "minuter", "en": "minutes"}
+        return f"{minutes} {units[language]}"
+    hours = minutes // 60
+    if hours == 1:
+        return {"fi": "tunnin", "sv": "en timme", "en": "an hour"}[language]
+    return f"{hours} " + {"fi": "tunnin", "sv": "timmar", "en": "hours"}[language]
+
+
+def rejected_alternatives(request: BookingRequest, limit: int = 3) -> list[Alternative]:
+    """Up to `limit` free slots like the one refused, taken in turn from two lists: other
+    spaces for the same activity and party at the same time (smallest first), and the same
+    space at the nearest free times within a day either side."""
+    from api.bookings.availability import free_intervals, spaces_free_for
+
+    if request.reason == "quota_exceeded":
+        return []  # any other slot would be refused for the same reason
+    others = Space.objects.exclude(pk=request.space_id).filter(capacity__gte=request.party_size)
+    if request.activity_id:
+        others = others.filter(activities=request.activity_id)
+    else:
+        others = others.filter(activities__in=request.space.activities.all())
+    same_time = [
+        Alternative(space, request.start, request.end)
+        for space in spaces_free_for(others.distinct(), request.start, request.end)
+        .select_related("venue")
+        .order_by("capacity", "id")[:limit]
+    ]
+    duration = request.end - request.start
+    step = timedelta(minutes=request.space.slot_minutes)
+    day = timedelta(days=1)
+    starts = []
+    for free_start, free_end in free_intervals(
+        request.space, request.start - day, request.end + day
+    ):
+        start = free_start
+        while start + duration <= free_end:
+            if start != request.start:
+                starts.append(start)
+            start += step
+    starts.sort(key=lambda start: (abs(start - request.start), start))
+    same_space = [Alternative(request.space, s, s + duration) for s in starts[:limit]]
+    mixed = []
+    while (same_time or same_space) and len(mixed) < limit:
+        for source in (same_time, same_space):
+            if source and len(mixed) < limit:
+                mixed.append(source.pop(0))
+    return mixed

@@ -1,0 +1,114 @@
+"""Words and local times in the three languages, as plain functions on plain values."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+
+LANGUAGES = ("fi", "sv", "en")
+DASH = "\N{EN DASH}"
+
+WEEKDAYS = {
+    "fi": ["ma", "ti", "ke", "to", "pe", "la", "su"],
+    "sv": ["mån", "tis", "ons", "tors", "fre", "lör", "sön"],
+    "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+}
+MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+WORDS = {
+    "fi": {
+        "access_code": "Ovikoodi",
+        "address": "Osoite",
+        "how_to_cancel": "Peru varaus",
+        "busy": "Varattu",
+    },
+    "sv": {
+        "access_code": "Dörrkod",
+        "address": "Adress",
+        "how_to_cancel": "Avboka",
+        "busy": "Upptaget",
+    },
+    "en": {
+        "access_code": "Door code",
+        "address": "Address",
+        "how_to_cancel": "Cancel the booking",
+        "busy": "Busy",
+    },
+}
+
+REASONS = {
+    "slot_taken": {
+        "fi": "Joku ehti varata ajan ennen sinua.",
+        "sv": "Någon hann boka tiden före dig.",
+        "en": "Someone else booked the slot first.",
+    },
+    "quota_exceeded": {
+        "fi": "Sinulla on jo enimmäismäärä voimassa olevia varauksia.",
+        "sv": "Du har redan det högsta tillåtna antalet aktiva bokningar.",
+        "en": "You already hold the most active bookings allowed.",
+    },
+    "space_closed": {
+        "fi": "Tila ei ole avoinna koko pyytämääsi aikaa.",
+        "sv": "Lokalen är inte öppen hela den tid du bad om.",
+        "en": "The space is not open for the whole time you asked for.",
+    },
+    "too_late": {
+        "fi": "Aika alkaa liian pian varattavaksi.",
+        "sv": "Tiden börjar för snart för att kunna bokas.",
+        "en": "The slot starts too soon to be booked.",
+    },
+    "no_space_available": {
+        "fi": "Yksikään tila ei sopinut pyyntöösi.",
+        "sv": "Ingen lokal passade din förfrågan.",
+        "en": "No space matched your request.",
+    },
+}
+UNKNOWN_REASON = {
+    "fi": "Pyyntöä ei voitu hyväksyä.",
+    "sv": "Förfrågan kunde inte godkännas.",
+    "en": "The request could not be accepted.",
+}
+
+
+def language_of(value: str | None) -> str:
+    return value if value in LANGUAGES else settings.LANGUAGE_CODE
+
+
+def words(language: str) -> dict[str, str]:
+    return WORDS[language_of(language)]
+
+
+def reason_in_words(code: str | None, language: str) -> str:
+    return REASONS.get(code or "", UNKNOWN_REASON)[language_of(language)]
+
+
+def local_day(instant: datetime, zone: ZoneInfo, language: str) -> str:
+    """'ti 1.12.2026', 'tis 1.12.2026', 'Tue 1 Dec 2026' in the venue's zone."""
+    local = instant.astimezone(zone)
+    weekday = WEEKDAYS[language_of(language)][local.weekday()]
+    if language_of(language) == "en":
+        return f"{weekday} {local.day} {MONTHS_EN[local.month - 1]} {local.year}"
+    return f"{weekday} {local.day}.{local.month}.{local.year}"
+
+
+def local_time(instant: datetime, zone: ZoneInfo, language: str) -> str:
+    """'18.00' in Finnish and Swedish, '18:00' in English."""
+    local = instant.astimezone(zone)
+    separator = ":" if language_of(language) == "en" else "."
+    return f"{local.hour:02d}{separator}{local.minute:02d}"
+
+
+def local_span(start: datetime, end: datetime, zone: ZoneInfo, language: str) -> str:
+    """The day and the times of [start, end) in the venue's zone, in the reader's language.
+
+    'ti 1.12.2026 klo 18.00-20.00' (with an en dash); an interval that crosses midnight names both days.
+    """
+    at = {"fi": " klo ", "sv": " kl. ", "en": ", "}[language_of(language)]
+    first = local_day(start, zone, language) + at + local_time(start, zone, language)
+    if start.astimezone(zone).date() == end.astimezone(zone).date():
+        return f"{first}{DASH}{local_time(end, zone, language)}"
+    return f"{first} {DASH} {local_day(end, zone, language)}{at}{local_time(end, zone, language)}"
+
+
+def booking_url(booking) -> str:
+    return f"{settings.PUBLIC_URL}/api/v1/bookings/{booking.pk}/"

@@ -1,0 +1,1 @@
+"""The lock side of FlexiSpace: the MQTT protocol, the gateway loop and the simulated fleet."""

@@ -1,0 +1,98 @@
+"""The boundary sweep on the real database, worker and broker: claims are exclusive, so two
+sweeps at once publish each lock's change once."""
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from api.access import services
+from api.access.choices import GrantState
+from api.access.models import Grant, Lock
+from devices import protocol
+from tests.access.conftest import enrol
+from tests.access.test_on_the_broker import Listener
+from tests.conftest import wait_for
+from tests.factories import BookingFactory, SpaceFactory, next_slot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LOCKS = 30
+
+
+def test_two_sweeps_at_once_publish_nothing_twice(celery_worker, owner, settings):
+    start = next_slot()[0]
+    locks = [enrol(SpaceFactory()) for _ in range(LOCKS)]
+    # Made while the lead time is shorter, so the sweep is the one to provision them.
+    lead = settings.LOCK_PROVISION_LEAD
+    settings.LOCK_PROVISION_LEAD = timedelta(hours=1)
+    for lock in locks:
+        services.create_grant(BookingFactory(space=lock.space, user=owner, start=start))
+    settings.LOCK_PROVISION_LEAD = lead
+    # Every grant is beyond the lead time, so nothing is published yet.
+    assert not Lock.objects.filter(publish_requested_at__isnull=False).exists()
+    listener = Listener(protocol.subscription(settings.MQTT_TOPIC_ROOT, "desired"))
+    try:
+        barrier = threading.Barrier(2)
+        results = []
+
+        def sweep():
+            try:
+                barrier.wait()
+                results.append(services.sweep())
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=sweep) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sum(result["provisioned"] for result in results) == LOCKS
+        assert Grant.objects.filter(queued_at__isnull=True).count() == 0
+
+        wait_for(
+            lambda: not Lock.objects.filter(desired_version=0).exists(), message="publications"
+        )
+        ours = {protocol.topic(settings.MQTT_TOPIC_ROOT, lock.id, "desired") for lock in locks}
+
+        def received():
+            # Retained states of other tests' locks arrive too; only ours count.
+            return [(topic, payload) for topic, payload in listener.messages if topic in ours]
+
+        wait_for(lambda: len(received()) >= LOCKS, message="every desired state")
+        per_lock = Counter(topic for topic, _ in received())
+        assert len(per_lock) == LOCKS
+        assert set(per_lock.values()) == {1}
+        # Each carries its lock's one grant.
+        for topic, payload in received():
+            message = protocol.decode(payload)
+            assert topic.endswith(f"/{message['lock_id']}/desired")
+            assert len(message["grants"]) == 1
+        # A third sweep finds nothing due.
+        assert services.sweep()["provisioned"] == 0
+    finally:
+        for lock in locks:
+            listener.publish(
+                protocol.topic(settings.MQTT_TOPIC_ROOT, lock.id, "desired"), b"", True
+            )
+        listener.close()
+
+
+def test_a_lagging_online_lock_is_published_to_again(celery_worker, settings):
+    lock = enrol(SpaceFactory())
+    Lock.objects.filter(pk=lock.pk).update(online=True, desired_version=5, applied_version=3)
+    assert services.sweep()["republished"] == 1
+    wait_for(lambda: Lock.objects.get(pk=lock.pk).desired_version > 5, message="a new publication")
+    assert Lock.objects.get(pk=lock.pk).publish_requested_at is None
+    listener = Listener()
+    listener.publish(protocol.topic(settings.MQTT_TOPIC_ROOT, lock.id, "desired"), b"", True)
+    listener.close()
+
+
+def test_a_grant_state_never_moves_backwards():
+    transitions = GrantState.transitions()
+    assert transitions[GrantState.REVOKED] == set()
+    assert GrantState.PENDING not in set().union(*transitions.values())
