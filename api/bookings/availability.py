@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from django.contrib.postgres.fields import DateTimeRangeField
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import (
+    BigIntegerField,
     DateTimeField,
     Exists,
     ExpressionWrapper,
@@ -13,6 +14,7 @@ from django.db.models import (
     QuerySet,
     Value,
 )
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from api.bookings.choices import BookingStatus
@@ -24,7 +26,10 @@ from api.catalogue.models import Space
 def busy_intervals(space: Space, start: datetime, end: datetime) -> list[hours.Interval]:
     """Where no new booking may be: each live booking widened by the buffer on both sides."""
     bookings = Booking.objects.filter(
-        space=space,
+        # As bigint: a plain literal is an int4, and btree_gist has no int8 = int4 operator, so
+        # the exclusion constraint's GiST index (space, blocked) could then match only on
+        # `blocked`, reading every space's bookings in the window (slower as history grows).
+        space_id=Cast(Value(space.pk), BigIntegerField()),
         status__in=BookingStatus.live(),
         blocked__overlap=DateTimeTZRange(start - space.buffer, end + space.buffer, "[)"),
     ).values_list("start", "end")

@@ -1,0 +1,86 @@
+"""1. intake: POST /api/v1/booking-requests/ under load against a bare DRF create endpoint.
+
+Both endpoints are served by one gunicorn started from the Procfile's `api` line, with the same
+token authentication and the same request bodies (distinct spaces and slots, so every request
+passes validation). No worker runs meanwhile: the figures are the API's alone, and the queue
+must afterwards hold one allocation task per accepted request.
+"""
+
+from datetime import timedelta
+
+from api.bookings.models import BookingRequest
+from benchmarks import harness, load, seed
+from benchmarks.baseline.models import Row
+
+GOAL_RATIO = 0.7
+GOAL_P99 = 0.100
+
+
+def run(quick: bool) -> harness.Result:
+    seconds, connections = (3, 8) if quick else (20, 32)
+    use_wrk = load.have_wrk()
+    if not use_wrk and not quick:
+        raise RuntimeError(load.WRK_HINT + " A --quick run falls back to a Python generator.")
+    result = harness.Result("intake")
+    result.conditions.append(
+        f"{seconds} s at {connections} connections with {'wrk (2 threads)' if use_wrk else 'a Python generator'}; "
+        "gunicorn as in the Procfile (gthread, 2 workers x 4 threads); THROTTLING=off, DEBUG=off; "
+        "no worker running"
+    )
+    if not use_wrk:
+        result.notes.append(load.WRK_HINT)
+
+    spaces = seed.spaces(50 if quick else 500)
+    people = seed.users(64)
+    plan = load.SlotPlan(
+        spaces=[s.pk for s in spaces],
+        tokens=[p.token_key for p in people],
+        first=int(seed.next_hour(timedelta(hours=2)).timestamp()),
+    )
+    # The warm-up asks for slots weeks later than the measured run, so none of them repeat.
+    warm = load.SlotPlan(plan.spaces, plan.tokens, plan.first + 30 * 86400)
+
+    stack = harness.Stack()
+    try:
+        base = stack.start_api()
+        figures = {}
+        for name, path in (("baseline", "/bench/rows/"), ("intake", "/api/v1/booking-requests/")):
+            load.run(base + path, warm, 1 if quick else 2, connections, use_wrk)
+            figures[name] = load.run(base + path, plan, seconds, connections, use_wrk)
+    finally:
+        stack.stop_all()
+
+    base_run, intake = figures["baseline"], figures["intake"]
+    result.figure("baseline (bare DRF create, one row)", base_run.summary())
+    result.figure("intake (POST /booking-requests/)", intake.summary())
+    result.figure("intake / baseline requests/s", harness.ratio(intake.rate, base_run.rate))
+    result.figure("intake p99 / baseline p99", harness.ratio(intake.p99, base_run.p99))
+    result.goal(
+        f"intake ≥ {GOAL_RATIO}x the baseline's requests/s ({intake.rate / base_run.rate:.2f}x)",
+        intake.rate >= GOAL_RATIO * base_run.rate,
+    )
+    result.goal(f"intake p99 < 100 ms ({intake.p99 * 1000:.1f} ms)", intake.p99 < GOAL_P99)
+
+    # Nothing lost: every answered request left a row, and each row queued its allocation.
+    # (wrk counts only requests answered before its deadline; the few in flight then also
+    # commit, so the rows may exceed the count by up to one per connection.)
+    rows = BookingRequest.objects.count()
+    queued = harness.queue_length("allocation")
+    result.check("every intake request answered 202", intake.errors == 0)
+    result.check("every baseline request answered 201", base_run.errors == 0)
+    result.check(
+        f"a row for every accepted request ({rows} rows, {intake.requests} answered, warm-up excluded)",
+        rows - _warm_rows() >= intake.requests,
+    )
+    result.check(f"an allocation task queued for every row ({queued} queued)", queued == rows)
+    result.figure("baseline rows", Row.objects.count())
+    harness.purge_queues()
+    return result
+
+
+def _warm_rows() -> int:
+    # Warm-up requests ask for slots at least 30 days out; measured ones are far nearer.
+    first = BookingRequest.objects.order_by("start").values_list("start", flat=True).first()
+    if first is None:
+        return 0
+    return BookingRequest.objects.filter(start__gte=first + timedelta(days=29)).count()
