@@ -118,6 +118,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # longest task; the pending-request sweeper covers what is lost beyond that.
     "visibility_timeout": 3600,
     "global_keyprefix": f"{NAMESPACE}:",
+    # A worker takes from its queues in the order it was given them (the Procfile: locks,
+    # allocation, notifications): doors first, then decisions, then mail. Round robin would
+    # let a backlog of emails slow every decision down by half.
+    "queue_order_strategy": "priority",
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = True

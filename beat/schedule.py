@@ -3,10 +3,12 @@ each expires after its own interval so a backlog never runs a stale sweep twice.
 
 SCHEDULE = {
     # Provisions, opens and revokes grants at slot boundaries; one entry, not one per slot.
+    # Every 2 s: the interval is most of the delay from a boundary to the locks, and a sweep
+    # with nothing due costs a few milliseconds.
     "sweep-lock-boundaries": {
         "task": "locks.sweep",
-        "schedule": 10.0,
-        "options": {"expires": 10},
+        "schedule": 2.0,
+        "options": {"expires": 2},
     },
     "check-lock-presence": {
         "task": "locks.check_presence",

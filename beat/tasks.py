@@ -6,7 +6,7 @@ from api.notifications import services as notifications
 from workers import app
 
 
-@app.task(name="allocation.requeue_stale_requests", queue="allocation", expires=10)
+@app.task(name="allocation.requeue_stale_requests", queue="allocation", expires=5)
 def requeue_stale_requests() -> int:
     return services.requeue_stale_requests()
 
@@ -31,7 +31,7 @@ def requeue_stuck_notifications() -> int:
     return notifications.requeue_stuck()
 
 
-@app.task(name="locks.sweep", queue="locks", expires=10)
+@app.task(name="locks.sweep", queue="locks", expires=2)
 def sweep_lock_boundaries() -> dict[str, int]:
     return access.sweep()
 

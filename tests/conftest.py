@@ -131,7 +131,7 @@ def stop_process(process, timeout=15):
         process.wait()
 
 
-QUEUES = ("allocation", "locks", "notifications")
+QUEUES = ("locks", "allocation", "notifications")  # in the Procfile's order
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,11 @@ Views, tasks and sweeps call these; the rules live here once.
 """
 
 import logging
+from contextlib import nullcontext
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from api.access import services as access
@@ -34,16 +35,20 @@ def request_booking(user: User, idempotency_key: str | None = None, **fields) ->
         if found := existing.first():
             return found
     try:
-        with transaction.atomic():
+        # One INSERT, committed on its own outside a transaction (the API's case), or inside the
+        # caller's under a savepoint: either way the row is durable before the task is queued.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
             booking_request = BookingRequest.objects.create(
                 user=user, idempotency_key=idempotency_key, **fields
             )
-            enqueue_on_commit("allocation.allocate", booking_request.id)
     except IntegrityError:
         # Two calls with the same key raced; the other one's row is the answer.
         if idempotency_key is None:
             raise
         return BookingRequest.objects.get(user=user, idempotency_key=idempotency_key)
+    # A request just made has no booking; knowing it spares the 202 response a query.
+    BookingRequest.booking.related.set_cached_value(booking_request, None)
+    enqueue_on_commit("allocation.allocate", booking_request.id)
     return booking_request
 
 
@@ -84,7 +89,7 @@ def _reason_to_reject(booking_request: BookingRequest) -> RejectReason | None:
     if not space.is_open(booking_request.start, booking_request.end):
         return RejectReason.SPACE_CLOSED
     # Locking the person's row serialises their concurrent requests, so the count holds.
-    User.objects.select_for_update().filter(pk=booking_request.user_id).first()
+    booking_request.user = User.objects.select_for_update().get(pk=booking_request.user_id)
     if active_booking_count(booking_request.user_id) >= settings.MAX_ACTIVE_BOOKINGS_PER_USER:
         return RejectReason.QUOTA_EXCEEDED
     return None

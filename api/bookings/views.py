@@ -54,8 +54,10 @@ class BookingRequestViewSet(
             request.user, idempotency_key=key, **serializer.validated_data
         )
         location = f"/api/v1/booking-requests/{booking_request.id}/"
+        # The validated serializer renders the answer too: its fields are built once.
+        serializer.instance = booking_request
         return Response(
-            self.get_serializer(booking_request).data,
+            serializer.data,
             status=status.HTTP_202_ACCEPTED,
             headers={"Location": location},
         )
