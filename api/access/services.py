@@ -78,12 +78,12 @@ def enrol_lock(lock_id: str, space: Space) -> tuple[Lock, str]:
 def create_grant(booking: Booking) -> Grant | None:
     """Give a confirmed booking its PIN on its space's lock; None when the space has none.
 
-    Call inside the transaction that created the booking. Inside the provisioning lead time the
-    lock is asked for a publication at once; later grants wait for the sweep.
+    Call inside the transaction that created the booking (select_for_update refuses to run
+    outside one). Inside the provisioning lead time the lock is asked for a publication at
+    once; later grants wait for the sweep.
     """
-    with transaction.atomic():
-        lock = Lock.objects.select_for_update().filter(space_id=booking.space_id).first()
-        return _create_grant(booking, lock) if lock else None
+    lock = Lock.objects.select_for_update().filter(space_id=booking.space_id).first()
+    return _create_grant(booking, lock) if lock else None
 
 
 def _create_grant(booking: Booking, lock: Lock) -> Grant:

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from api.access import services
 from api.access.choices import GrantState
@@ -29,7 +29,8 @@ def test_two_sweeps_at_once_publish_nothing_twice(celery_worker, owner, settings
     lead = settings.LOCK_PROVISION_LEAD
     settings.LOCK_PROVISION_LEAD = timedelta(hours=1)
     for lock in locks:
-        services.create_grant(BookingFactory(space=lock.space, user=owner, start=start))
+        with transaction.atomic():  # as allocate() does
+            services.create_grant(BookingFactory(space=lock.space, user=owner, start=start))
     settings.LOCK_PROVISION_LEAD = lead
     # Every grant is beyond the lead time, so nothing is published yet.
     assert not Lock.objects.filter(publish_requested_at__isnull=False).exists()
