@@ -52,6 +52,16 @@ def sign(message: dict) -> dict:
     return protocol.sign(message, _private_key(), settings.LOCK_SIGNING_KID)
 
 
+def _publish_signed(mqtt, lock_id: str, kind: str, message: dict):
+    """Sign a backend message and publish it, QoS 1, to the lock's `desired` or `cmd` topic.
+
+    The desired state is retained, so a lock that connects later gets it at once; a command
+    is a one-off and is not.
+    """
+    topic = protocol.topic(settings.MQTT_TOPIC_ROOT, lock_id, kind)
+    return mqtt.publish(topic, protocol.encode(sign(message)), retain=kind == "desired")
+
+
 # --- enrolment --------------------------------------------------------------------------------
 
 
@@ -250,13 +260,7 @@ def publish_desired_state(lock_ids: list[str]) -> dict[str, int]:
             message = protocol.desired_state(
                 lock_id, versions[lock_id], now, [g.as_desired() for g in grants.get(lock_id, [])]
             )
-            infos.append(
-                mqtt.publish(
-                    protocol.topic(settings.MQTT_TOPIC_ROOT, lock_id, "desired"),
-                    protocol.encode(sign(message)),
-                    retain=True,
-                )
-            )
+            infos.append(_publish_signed(mqtt, lock_id, "desired", message))
         mqtt.wait(infos)
     return versions
 
@@ -283,12 +287,7 @@ def send_command(cmd_id: str) -> bool:
             command.lock_id, command.cmd_id, command.op, command.issued_at, command.expires_at
         )
         mqtt = publisher()
-        info = mqtt.publish(
-            protocol.topic(settings.MQTT_TOPIC_ROOT, command.lock_id, "cmd"),
-            protocol.encode(sign(message)),
-            retain=False,
-        )
-        mqtt.wait([info])
+        mqtt.wait([_publish_signed(mqtt, command.lock_id, "cmd", message)])
         command.state = CommandState.SENT
         command.sent_at = now
         command.save(update_fields=["state", "sent_at"])
@@ -454,13 +453,7 @@ def check_presence(now: datetime | None = None) -> dict[str, int]:
             message = protocol.command(
                 lock_id, protocol.new_id("c-sync"), CommandOp.SYNC, now, now + COMMAND_LIFETIME
             )
-            infos.append(
-                mqtt.publish(
-                    protocol.topic(settings.MQTT_TOPIC_ROOT, lock_id, "cmd"),
-                    protocol.encode(sign(message)),
-                    retain=False,
-                )
-            )
+            infos.append(_publish_signed(mqtt, lock_id, "cmd", message))
         mqtt.wait(infos)
     return {"offline": silent, "probed": len(quiet)}
 
