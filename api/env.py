@@ -42,3 +42,16 @@ def listing(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def integers(name: str, default: list[int], minimum: int = 0) -> list[int]:
+    """A comma-separated list of whole numbers, each at least `minimum`, without repeats."""
+    values = set()
+    for item in listing(name, [str(value) for value in default]):
+        try:
+            values.add(int(item))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a whole number.") from None
+    if any(value < minimum for value in values):
+        raise ImproperlyConfigured(f"{name} values must be at least {minimum}.")
+    return sorted(values)

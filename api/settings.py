@@ -4,7 +4,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
 import beat.schedule
 import devices.keys
@@ -212,18 +211,10 @@ DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "FlexiSpace <noreply@flexi
 EMAIL_TIMEOUT = env.integer("EMAIL_TIMEOUT", 10, minimum=1)
 
 
-def _minutes(name: str, default: list[str]) -> list[int]:
-    try:
-        values = sorted({int(item) for item in env.listing(name, default)}, reverse=True)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be whole minutes separated by commas.") from None
-    if any(value <= 0 for value in values):
-        raise ImproperlyConfigured(f"{name} must be positive minutes.")
-    return values
-
-
 # Reminders before a booking's start, in minutes (24 h and 2 h unless told otherwise).
-NOTIFICATION_REMINDER_MINUTES = _minutes("NOTIFICATION_REMINDER_MINUTES", ["1440", "120"])
+NOTIFICATION_REMINDER_MINUTES = sorted(
+    env.integers("NOTIFICATION_REMINDER_MINUTES", [1440, 120], minimum=1), reverse=True
+)
 # The owner and the venue's operators hear of a code its lock has not confirmed this long
 # before the start.
 ACCESS_PROBLEM_LEAD = timedelta(minutes=env.integer("ACCESS_PROBLEM_LEAD_MINUTES", 15, minimum=1))
