@@ -19,6 +19,16 @@ CONTRACT_PATHS = [
     "/api/v1/bookings/",
     "/api/v1/bookings/{id}/",
     "/api/v1/bookings/{id}/cancel/",
+    "/api/v1/bookings/{id}/calendar.ics",
+    "/api/v1/spaces/{id}/calendar.ics",
+    "/api/v1/auth/me/calendar-token/",
+    "/api/v1/calendar/{token}.ics",
+    "/api/v1/webhooks/",
+    "/api/v1/webhooks/{id}/deliveries/",
+    "/api/v1/locks/",
+    "/api/v1/locks/{id}/",
+    "/api/v1/locks/{id}/unlock/",
+    "/api/v1/alerts/",
 ]
 
 
