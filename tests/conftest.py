@@ -132,6 +132,7 @@ def stop_process(process, timeout=15):
 
 
 QUEUES = ("locks", "allocation", "notifications")  # in the Procfile's order
+_session_worker = []  # the worker process, once a test has started it
 
 
 @pytest.fixture(scope="session")
@@ -151,7 +152,9 @@ def _worker_process(django_db_setup, django_db_blocker):
         ],
         ready="ready.",
     )  # fmt: skip
+    _session_worker.append(worker)
     yield worker
+    _session_worker.clear()
     stop_process(worker)
 
 
@@ -159,12 +162,28 @@ def _worker_process(django_db_setup, django_db_blocker):
 def celery_worker(_worker_process):
     """A real Celery worker (prefork, 2 processes) on all three queues, against the test DB.
 
-    Tests that use it need `transactional_db`: the worker sees only committed rows. After the
-    test it waits for the worker to fall idle, so no task of one test runs into the next, or
-    into the database flush between them.
+    Tests that use it need `transactional_db`: the worker sees only committed rows.
     """
-    yield _worker_process
-    wait_until_idle(_worker_process)
+    return _worker_process
+
+
+def worker_may_be_busy(request) -> bool:
+    """Whether the session's worker may be running tasks that this test's commits queued."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or bool(
+        marker and marker.kwargs.get("transaction")
+    )
+    return transactional and bool(_session_worker)
+
+
+@pytest.fixture(autouse=True)
+def _worker_idle_after_each_test(request):
+    """Once the worker runs, any transactional test may have queued tasks for it (a committed
+    booking queues its emails): wait for it to fall idle, so that none of them runs into the
+    database flush after the test, or into the next test."""
+    yield
+    if worker_may_be_busy(request):
+        wait_until_idle(_session_worker[0])
 
 
 def wait_until_idle(worker, timeout=30.0):

@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.conftest import wait_for
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -171,7 +173,6 @@ def _quiet_outbox(request):
     if "celery_worker" not in request.fixturenames:
         return
     from api.notifications.models import Notification, WebhookDelivery
-    from tests.conftest import wait_for
 
     for model in (Notification, WebhookDelivery):
         model.objects.filter(state="pending").update(state="failed", last_error="test over")
