@@ -1,9 +1,17 @@
-"""When a space can be booked: opening hours minus live bookings and their buffers."""
+"""A space's calendar from the database, for the rules (api/bookings/rules.py) to judge.
 
-from datetime import datetime, timedelta
+It loads a space's rule values with the dated openings and closures that meet a period, and
+the live bookings that meet it, always with indexed range queries: the GiST index of the
+bookings' exclusion constraint (space, blocked) and the closures' GiST index on their dates.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.postgres.fields import DateTimeRangeField
-from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
+from django.db.backends.postgresql.psycopg_any import DateRange, DateTimeTZRange
 from django.db.models import (
     BigIntegerField,
     DateTimeField,
@@ -11,20 +19,126 @@ from django.db.models import (
     ExpressionWrapper,
     Func,
     OuterRef,
+    Q,
     QuerySet,
     Value,
 )
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from api.bookings import rules
 from api.bookings.choices import BookingStatus
 from api.bookings.models import Booking
-from api.catalogue import hours
-from api.catalogue.models import Space
+from api.catalogue.models import (
+    MAX_ADVANCE_DAYS,
+    MAX_DURATION_MINUTES,
+    Closure,
+    ExtraOpening,
+    LocalDates,
+    Space,
+)
+
+# The values of a space that decide which starts it takes (with its hours), by name.
+TIMING_FIELDS = (
+    "slot_minutes",
+    "min_duration_minutes",
+    "max_duration_minutes",
+    "lead_time_minutes",
+    "max_advance_days",
+)
+# Every value of a space that the rules read (SpaceRules has fields of these names).
+RULE_FIELDS = ("capacity", *TIMING_FIELDS, "buffer_minutes")
 
 
-def busy_intervals(space: Space, start: datetime, end: datetime) -> list[hours.Interval]:
-    """Where no new booking may be: each live booking widened by the buffer on both sides."""
+# No booking may lie outside [now - REACH_BEFORE, now + REACH_AFTER) (the space's validators):
+# queries about times beyond are cut there, so a time in the year 1 or 9999 finds nothing
+# rather than leaving the calendar.
+REACH_BEFORE = timedelta(days=1)
+REACH_AFTER = timedelta(days=MAX_ADVANCE_DAYS + 1, minutes=MAX_DURATION_MINUTES)
+
+
+def within_reach(start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) cut to where bookings can be (empty when start >= end afterwards)."""
+    return max(start, now - REACH_BEFORE), min(end, now + REACH_AFTER)
+
+
+def local_dates(zone: ZoneInfo, start: datetime, end: datetime) -> tuple[date, date]:
+    """The local dates whose hours may meet [start, end) (within reach), a day wider."""
+    start, end = within_reach(start, end, timezone.now())
+    return (
+        start.astimezone(zone).date() - timedelta(days=1),
+        max(start, end).astimezone(zone).date() + timedelta(days=1),
+    )
+
+
+def space_rules(
+    values: dict,
+    zone: ZoneInfo,
+    weekly: Iterable[tuple[int, int, int]],
+    activities: Iterable[int],
+    openings: Iterable[tuple] = (),
+    closures: Iterable[tuple] = (),
+) -> rules.SpaceRules:
+    """SpaceRules from a space's values (RULE_FIELDS) and its hours, however they were read."""
+    return rules.SpaceRules(
+        hours=rules.Hours(zone, tuple(sorted(weekly)), tuple(sorted(openings)), tuple(closures)),
+        activities=frozenset(activities),
+        **{name: values[name] for name in RULE_FIELDS},
+    )
+
+
+def rules_for(
+    spaces: Iterable[Space], start: datetime, end: datetime
+) -> dict[int, rules.SpaceRules]:
+    """The rules of each space (by id) for bookings that meet [start, end): its values, its
+    weekly hours and activities (prefetch `opening_hours` and `activities`, and select the
+    venue), and the dated openings and closures of those dates, read for all at once."""
+    spaces = list(spaces)
+    if not spaces:
+        return {}
+    first = min(local_dates(space.venue.zone, start, end)[0] for space in spaces)
+    last = max(local_dates(space.venue.zone, start, end)[1] for space in spaces)
+    openings, closures = dated_hours_for({s.pk: s.venue_id for s in spaces}, first, last)
+    return {
+        space.pk: space_rules(
+            {name: getattr(space, name) for name in RULE_FIELDS},
+            space.venue.zone,
+            [(h.weekday, h.opens, h.closes) for h in space.opening_hours.all()],
+            [activity.pk for activity in space.activities.all()],
+            openings[space.pk],
+            closures[space.pk],
+        )
+        for space in spaces
+    }
+
+
+def rules_of(space: Space, start: datetime, end: datetime) -> rules.SpaceRules:
+    return rules_for([space], start, end)[space.pk]
+
+
+def dated_hours_for(
+    spaces: dict[int, int], first: date, last: date
+) -> tuple[dict[int, list[tuple]], dict[int, list[tuple]]]:
+    """The extra openings and the closures (of the space or its venue) on the dates first to
+    last, for many spaces at once (`spaces` maps a space's id to its venue's): two queries."""
+    openings, closures = defaultdict(list), defaultdict(list)
+    for opening in ExtraOpening.objects.filter(date__range=(first, last), space__in=list(spaces)):
+        openings[opening.space_id].append(opening.hours)
+    by_venue = defaultdict(list)
+    for space_id, venue_id in spaces.items():
+        by_venue[venue_id].append(space_id)
+    closing = Closure.objects.alias(dates=LocalDates()).filter(
+        Q(space__in=list(spaces)) | Q(venue__in=list(by_venue)),
+        dates__overlap=DateRange(first, last, "[]"),
+    )
+    for closure in closing:
+        for space_id in [closure.space_id] if closure.space_id else by_venue[closure.venue_id]:
+            closures[space_id].append(closure.hours)
+    return openings, closures
+
+
+def busy_intervals(space: Space, start: datetime, end: datetime) -> list[rules.Interval]:
+    """Where no new booking of the space may be in [start, end) (rules.widen)."""
     bookings = Booking.objects.filter(
         # As bigint: a plain literal is an int4, and btree_gist has no int8 = int4 operator, so
         # the exclusion constraint's GiST index (space, blocked) could then match only on
@@ -36,41 +150,32 @@ def busy_intervals(space: Space, start: datetime, end: datetime) -> list[hours.I
     return [(s - space.buffer, e + space.buffer) for s, e in bookings]
 
 
-def bookable_window(space: Space, now: datetime) -> hours.Interval:
-    return (
-        now + timedelta(minutes=space.lead_time_minutes),
-        now + timedelta(days=space.max_advance_days),
-    )
+def bookings_for(
+    space_ids: Iterable[int], start: datetime, end: datetime
+) -> dict[int, list[rules.Interval]]:
+    """The live bookings of many spaces that meet [start, end), by space (unwidened): one
+    range query on the bookings' `blocked`, for slot search across a whole city."""
+    found = defaultdict(list)
+    rows = Booking.objects.filter(
+        space_id__in=list(space_ids),
+        status__in=BookingStatus.live(),
+        blocked__overlap=DateTimeTZRange(start, end, "[)"),
+    ).values_list("space_id", "start", "end")
+    for space_id, booking_start, booking_end in rows:
+        found[space_id].append((booking_start, booking_end))
+    return found
 
 
 def free_intervals(
     space: Space, start: datetime, end: datetime, now: datetime | None = None
-) -> list[hours.Interval]:
-    """Intervals inside [start, end) where a booking of at least the minimum duration fits."""
-    earliest, latest = bookable_window(space, now or timezone.now())
-    start, end = max(start, earliest), min(end, latest)
+) -> list[rules.Interval]:
+    """GET /spaces/{id}/availability/: where a booking of the space may lie in [start, end)."""
+    now = now or timezone.now()
+    start, end = within_reach(start, end, now)
     if start >= end:
         return []
-    free = hours.subtract(space.opening_intervals(start, end), busy_intervals(space, start, end))
-    shortest = timedelta(minutes=space.min_duration_minutes)
-    aligned = []
-    for s, e in hours.clip(free, start, end):
-        s, e = _round_to_grid(space, s, up=True), _round_to_grid(space, e, up=False)
-        if e - s >= shortest:
-            aligned.append((s, e))
-    return aligned
-
-
-def _round_to_grid(space: Space, instant: datetime, up: bool) -> datetime:
-    local = instant.astimezone(space.venue.zone)
-    midnight_offset = timedelta(
-        hours=local.hour, minutes=local.minute, seconds=local.second, microseconds=local.microsecond
-    )
-    step = timedelta(minutes=space.slot_minutes)
-    remainder = midnight_offset % step
-    if not remainder:
-        return instant
-    return instant - remainder + (step if up else timedelta(0))
+    busy = busy_intervals(space, start, end)
+    return rules.free_intervals(rules_of(space, start, end), busy, start, end, now)
 
 
 def spaces_free_for(spaces: QuerySet[Space], start: datetime, end: datetime) -> QuerySet[Space]:
@@ -91,15 +196,13 @@ def spaces_free_for(spaces: QuerySet[Space], start: datetime, end: datetime) -> 
     )
     now = timezone.now()
     candidates = (
-        spaces.exclude(Exists(taken)).select_related("venue").prefetch_related("opening_hours")
+        spaces.exclude(Exists(taken))
+        .select_related("venue")
+        .prefetch_related("opening_hours", "activities")
     )
     free = [
-        space.pk
-        for space in candidates
-        if _within(bookable_window(space, now), start, end) and space.is_open(start, end)
+        space_id
+        for space_id, space in rules_for(candidates, start, end).items()
+        if not (rules.check_window(space, start, now) or rules.check_open(space, start, end))
     ]
     return spaces.filter(pk__in=free)
-
-
-def _within(window: hours.Interval, start: datetime, end: datetime) -> bool:
-    return window[0] <= start and end <= window[1]

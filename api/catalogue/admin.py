@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from api.catalogue.models import Activity, OpeningHours, Space, Venue
+from api.catalogue.models import Activity, Closure, ExtraOpening, OpeningHours, Space, Venue
 
 
 @admin.register(Activity)
@@ -16,12 +16,35 @@ class SpaceInline(admin.TabularInline):
     show_change_link = True
 
 
+class ClosureInline(admin.TabularInline):
+    """Dated closures in the venue's local time; hours empty for whole days."""
+
+    model = Closure
+    fields = ["first_date", "last_date", "opens", "closes", "reason_fi", "reason_sv", "reason_en"]
+    extra = 0
+
+
+class VenueClosureInline(ClosureInline):
+    fk_name = "venue"
+
+
+class SpaceClosureInline(ClosureInline):
+    fk_name = "space"
+
+
+class ExtraOpeningInline(admin.TabularInline):
+    """Extra local hours on one date (minutes after midnight, like the weekly hours)."""
+
+    model = ExtraOpening
+    extra = 0
+
+
 @admin.register(Venue)
 class VenueAdmin(admin.ModelAdmin):
     list_display = ["name", "district", "address", "timezone"]
     list_filter = ["district"]
     search_fields = ["name", "address"]
-    inlines = [SpaceInline]
+    inlines = [SpaceInline, VenueClosureInline]
 
 
 class OpeningHoursInline(admin.TabularInline):
@@ -35,4 +58,15 @@ class SpaceAdmin(admin.ModelAdmin):
     list_filter = ["venue__district", "activities"]
     search_fields = ["name", "venue__name"]
     filter_horizontal = ["activities"]
-    inlines = [OpeningHoursInline]
+    inlines = [OpeningHoursInline, ExtraOpeningInline, SpaceClosureInline]
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    """Every closure, newest dates first, to find and remove one (its alerts go with it)."""
+
+    list_display = ["__str__", "first_date", "last_date", "opens", "closes", "reason_en"]
+    list_filter = ["venue"]
+    search_fields = ["reason_fi", "reason_sv", "reason_en", "space__name", "venue__name"]
+    raw_id_fields = ["space", "venue"]
+    ordering = ["-first_date"]

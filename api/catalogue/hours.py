@@ -63,6 +63,33 @@ def opening_intervals(
     return merge(intervals)
 
 
+def dated_intervals(dated: Iterable[tuple[date, int, int]], zone: ZoneInfo) -> list[Interval]:
+    """Merged UTC intervals of one-off local hours (date, opens, closes)."""
+    return merge(
+        (local_instant(day, opens, zone), local_instant(day, closes, zone))
+        for day, opens, closes in dated
+    )
+
+
+def closed_intervals(
+    closures: Iterable[tuple[date, date, int | None, int | None]],
+    zone: ZoneInfo,
+    start: datetime,
+    end: datetime,
+) -> list[Interval]:
+    """Merged UTC intervals of the closures (first_date, last_date, opens, closes) on the local
+    dates that meet [start, end); a closure without hours closes its whole days."""
+    first = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date()
+    days = []
+    for first_date, last_date, opens, closes in closures:
+        day = max(first_date, first)
+        while day <= min(last_date, last):
+            days.append((day, 0 if opens is None else opens, 24 * 60 if closes is None else closes))
+            day += timedelta(days=1)
+    return dated_intervals(days, zone)
+
+
 def subtract(intervals: list[Interval], busy: Iterable[Interval]) -> list[Interval]:
     """The parts of `intervals` not covered by any of `busy`."""
     free = intervals
