@@ -436,6 +436,9 @@ def interleave(*ranked: Sequence, limit: int) -> list:
 
 def merge_offers(starts_by_space: Sequence[tuple[int, Starts]]) -> Iterator[tuple[datetime, int]]:
     """The starts of spaces of one rank, earliest first (then by space id): (start, space id)."""
-    return heapq.merge(
-        *(((start, space_id) for start in starts) for space_id, starts in starts_by_space)
-    )
+    return heapq.merge(*(_labelled(starts, space_id) for space_id, starts in starts_by_space))
+
+
+def _labelled(starts: Iterable[datetime], space_id: int) -> Iterator[tuple[datetime, int]]:
+    for start in starts:
+        yield start, space_id

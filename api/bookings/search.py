@@ -265,8 +265,8 @@ def alternatives(request, now: datetime | None = None, limit: int = 3) -> list[O
     For a direct request, taken in turn (rules.interleave) from the same time in other spaces
     for the activity and party (best first) and the same space at the nearest other times
     within a day either side (rules.time_rank). For a flexible one, the starts nearest to its
-    window within a day either side, one per space, by how far outside the window, then best
-    first.
+    window within a day either side (the last before it and the first from its start, in each
+    space), by how far outside the window, then best first.
     """
     day = timedelta(days=1)
     if request.is_flexible:
@@ -275,13 +275,11 @@ def alternatives(request, now: datetime | None = None, limit: int = 3) -> list[O
         around = search(replace(wanted, start=wanted.start - day, end=wanted.end + day), now)
         picks = {}
         for space in around.spaces:
-            for start in {
-                *nearest_starts(space.starts, request.window_start, 1),
-                *nearest_starts(space.starts, latest, 1),
-            }:
+            # The last start before the window and the first from its beginning on.
+            at = space.starts.count_before(request.window_start)
+            for start in space.starts[max(0, at - 1) : at + 1]:
                 gap = rules.gap_to(start, request.window_start, latest)
-                key = (gap, space.rank, start, space.space)
-                picks[key] = Offer(
+                picks[(gap, space.rank, start, space.space)] = Offer(
                     space.space, space.venue, start, start + wanted.duration, space.distance_km
                 )
         return [picks[key] for key in sorted(picks)[:limit]]

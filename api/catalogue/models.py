@@ -176,7 +176,8 @@ class Closure(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(opens__isnull=True, closes__isnull=True)
-                | models.Q(opens__isnull=False, closes__gt=models.F("opens")),
+                # (closes > NULL is NULL, which a CHECK lets through: hence both named.)
+                | models.Q(opens__isnull=False, closes__isnull=False, closes__gt=models.F("opens")),
                 name="closure_hours_both_or_neither",
             ),
         ]
