@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.postgres.fields import DateTimeRangeField
+from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateRange, DateTimeTZRange
 from django.db.models import (
     BigIntegerField,
@@ -19,8 +20,8 @@ from django.db.models import (
     ExpressionWrapper,
     Func,
     OuterRef,
-    Q,
     QuerySet,
+    TextField,
     Value,
 )
 from django.db.models.functions import Cast
@@ -120,49 +121,67 @@ def dated_hours_for(
     spaces: dict[int, int], first: date, last: date
 ) -> tuple[dict[int, list[tuple]], dict[int, list[tuple]]]:
     """The extra openings and the closures (of the space or its venue) on the dates first to
-    last, for many spaces at once (`spaces` maps a space's id to its venue's): two queries."""
+    last, for many spaces at once (`spaces` maps a space's id to its venue's): two queries on
+    the dates alone (an index each), since a city has few of them on any dates."""
     openings, closures = defaultdict(list), defaultdict(list)
-    for opening in ExtraOpening.objects.filter(date__range=(first, last), space__in=list(spaces)):
-        openings[opening.space_id].append(opening.hours)
+    for opening in ExtraOpening.objects.filter(date__range=(first, last)):
+        if opening.space_id in spaces:
+            openings[opening.space_id].append(opening.hours)
     by_venue = defaultdict(list)
     for space_id, venue_id in spaces.items():
         by_venue[venue_id].append(space_id)
     closing = Closure.objects.alias(dates=LocalDates()).filter(
-        Q(space__in=list(spaces)) | Q(venue__in=list(by_venue)),
-        dates__overlap=DateRange(first, last, "[]"),
+        dates__overlap=DateRange(first, last, "[]")
     )
     for closure in closing:
-        for space_id in [closure.space_id] if closure.space_id else by_venue[closure.venue_id]:
-            closures[space_id].append(closure.hours)
+        if closure.space_id:
+            if closure.space_id in spaces:
+                closures[closure.space_id].append(closure.hours)
+        else:
+            for space_id in by_venue.get(closure.venue_id, ()):
+                closures[space_id].append(closure.hours)
     return openings, closures
 
 
-def busy_intervals(space: Space, start: datetime, end: datetime) -> list[rules.Interval]:
-    """Where no new booking of the space may be in [start, end) (rules.widen)."""
-    bookings = Booking.objects.filter(
-        # As bigint: a plain literal is an int4, and btree_gist has no int8 = int4 operator, so
-        # the exclusion constraint's GiST index (space, blocked) could then match only on
-        # `blocked`, reading every space's bookings in the window (slower as history grows).
-        space_id=Cast(Value(space.pk), BigIntegerField()),
-        status__in=BookingStatus.live(),
-        blocked__overlap=DateTimeTZRange(start - space.buffer, end + space.buffer, "[)"),
-    ).values_list("start", "end")
-    return [(s - space.buffer, e + space.buffer) for s, e in bookings]
+def bookings_of(space: Space, start: datetime, end: datetime) -> list[rules.Interval]:
+    """The live bookings of the space that come within its buffer of [start, end)."""
+    return list(
+        Booking.objects.filter(
+            # As bigint: a plain literal is an int4, and btree_gist has no int8 = int4
+            # operator, so the exclusion constraint's GiST index (space, blocked) could then
+            # match only on `blocked`, reading every space's bookings in the window (slower as
+            # history grows).
+            space_id=Cast(Value(space.pk), BigIntegerField()),
+            status__in=BookingStatus.live(),
+            blocked__overlap=DateTimeTZRange(start - space.buffer, end + space.buffer, "[)"),
+        ).values_list("start", "end")
+    )
 
 
 def bookings_for(
-    space_ids: Iterable[int], start: datetime, end: datetime
+    start: datetime, end: datetime, spaces: Iterable[int] | None = None
 ) -> dict[int, list[rules.Interval]]:
-    """The live bookings of many spaces that meet [start, end), by space (unwidened): one
-    range query on the bookings' `blocked`, for slot search across a whole city."""
+    """The live bookings that meet [start, end), by space (of `spaces`, or of any), in order of
+    their start: for slot search across a city. The index on (status, end) reads only the
+    bookings that end after `start`: those of the coming weeks, however long the history.
+
+    The times come as text for datetime.fromisoformat (C): Django's timestamptz loader is
+    Python, and costs as much as the rest of a city's search."""
+    bookings = Booking.objects.filter(status__in=BookingStatus.live(), end__gt=start, start__lt=end)
+    if spaces is not None:
+        bookings = bookings.filter(space__in=list(spaces))
+    rows = bookings.order_by().values_list(
+        "space_id", Cast("start", TextField()), Cast("end", TextField())
+    )
+    with connection.cursor() as cursor:
+        # Straight from the cursor: Django's row-by-row converters cost as much as the query.
+        cursor.execute(*rows.query.sql_with_params())
+        rows = cursor.fetchall()
     found = defaultdict(list)
-    rows = Booking.objects.filter(
-        space_id__in=list(space_ids),
-        status__in=BookingStatus.live(),
-        blocked__overlap=DateTimeTZRange(start, end, "[)"),
-    ).values_list("space_id", "start", "end")
     for space_id, booking_start, booking_end in rows:
-        found[space_id].append((booking_start, booking_end))
+        found[space_id].append(
+            (datetime.fromisoformat(booking_start), datetime.fromisoformat(booking_end))
+        )
     return found
 
 
@@ -174,8 +193,9 @@ def free_intervals(
     start, end = within_reach(start, end, now)
     if start >= end:
         return []
-    busy = busy_intervals(space, start, end)
-    return rules.free_intervals(rules_of(space, start, end), busy, start, end, now)
+    space_rules = rules_of(space, start, end)
+    busy = rules.widen(space_rules, bookings_of(space, start, end))
+    return rules.free_intervals(space_rules, busy, start, end, now)
 
 
 def spaces_free_for(spaces: QuerySet[Space], start: datetime, end: datetime) -> QuerySet[Space]:

@@ -11,9 +11,9 @@ The local wall-clock rules (opening hours, the slot grid) are read in the venue'
 hold across daylight-saving changes; every other time is an aware instant.
 """
 
+import bisect
 import functools
-import heapq
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -56,7 +56,7 @@ class SpaceRules:
     def zone(self) -> ZoneInfo:
         return self.hours.zone
 
-    @property
+    @functools.cached_property
     def buffer(self) -> timedelta:
         return timedelta(minutes=self.buffer_minutes)
 
@@ -259,116 +259,25 @@ def free_intervals(
     return aligned
 
 
-@dataclass(frozen=True)
-class Run:
-    """`count` starts, `step` apart from `first` on."""
-
-    first: datetime
-    step: timedelta
-    count: int
-
-    def __getitem__(self, index: int) -> datetime:
-        return self.first + index * self.step
-
-    def count_before(self, instant: datetime) -> int:
-        """How many of the starts come before `instant`."""
-        if instant <= self.first:
-            return 0
-        return min(self.count, -((self.first - instant) // self.step))
-
-    def count_until(self, instant: datetime) -> int:
-        """How many of the starts come at or before `instant`."""
-        if instant < self.first:
-            return 0
-        return min(self.count, (instant - self.first) // self.step + 1)
-
-    def split(self, lo: datetime, hi: datetime) -> list["Run"]:
-        """The run without the starts strictly between `lo` and `hi`."""
-        keep_until, resume = self.count_until(lo), self.count_before(hi)
-        if resume <= keep_until:
-            return [self]
-        parts = []
-        if keep_until:
-            parts.append(Run(self.first, self.step, keep_until))
-        if resume < self.count:
-            parts.append(Run(self[resume], self.step, self.count - resume))
-        return parts
-
-
-class Starts(Sequence[datetime]):
-    """The starts a booking of one duration may take, in time order, as runs of grid points
-    (a few runs, however many starts: a week around the clock on a 30-minute grid is one run)."""
-
-    def __init__(self, runs: Iterable[Run] = ()):
-        self.runs = tuple(run for run in runs if run.count > 0)
-        self._ends = []
-        total = 0
-        for run in self.runs:
-            total += run.count
-            self._ends.append(total)
-
-    def __len__(self) -> int:
-        return self._ends[-1] if self._ends else 0
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        before = 0
-        for run, end in zip(self.runs, self._ends, strict=True):
-            if index < end:
-                return run[index - before]
-            before = end
-        raise IndexError(index)
-
-    def __iter__(self) -> Iterator[datetime]:
-        for run in self.runs:
-            for index in range(run.count):
-                yield run[index]
-
-    def count_before(self, instant: datetime) -> int:
-        return sum(run.count_before(instant) for run in self.runs)
-
-    def since(self, instant: datetime | None) -> Iterator[datetime]:
-        """The starts at or after `instant` (all of them for None), in order."""
-        for run in self.runs:
-            first = 0 if instant is None else run.count_before(instant)
-            for index in range(first, run.count):
-                yield run[index]
-
-    def without(self, busy: Iterable[Interval], duration: timedelta) -> "Starts":
-        """The starts whose booking of `duration` stays clear of every `busy` interval."""
-        runs = list(self.runs)
-        for busy_start, busy_end in hours.merge(busy):
-            # [t, t + duration) meets [busy_start, busy_end) exactly when t lies strictly
-            # between busy_start - duration and busy_end.
-            lo, hi = busy_start - duration, busy_end
-            runs = [part for run in runs for part in run.split(lo, hi)]
-        return Starts(runs)
-
-
 def candidate_starts(
     space: SpaceRules,
     start: datetime,
     end: datetime,
     duration: timedelta,
     now: datetime,
-) -> Starts:
-    """Every start whose booking of `duration` lies inside [start, end) and keeps every rule of
-    `breach` (window, grid, duration, opening hours), ignoring other bookings (see
-    `Starts.without`). Empty when the space does not take bookings that long."""
+) -> list[datetime]:
+    """Every start, in order, whose booking of `duration` lies inside [start, end) and keeps
+    every rule of `breach` (window, grid, duration, opening hours), whatever other bookings
+    there are (see `ruled_out`). Empty when the space does not take bookings that long."""
     if check_duration(space, start, start + duration):
-        return Starts()
+        return []
     earliest, latest = booking_window(space, now)
     start, end = max(start, earliest), min(end, latest + duration)
     if start >= end:
-        return Starts()
+        return []
     step = timedelta(minutes=space.slot_minutes)
     divides_day = DAY_MINUTES % space.slot_minutes == 0
-    runs = []
+    starts = []
     for opens, closes in hours.clip(list(open_intervals(space.hours, start, end)), start, end):
         first = grid_at_or_after(space, opens)
         last = min(closes - duration, latest)
@@ -380,16 +289,63 @@ def candidate_starts(
             # `step` in real time, so the ends are on it exactly when the duration is a whole
             # number of steps.
             if duration % step == timedelta(0):
-                runs.append(Run(first, step, (last - first) // step + 1))
+                starts.extend(first + n * step for n in range((last - first) // step + 1))
             continue
         # Next to a daylight-saving change, or on a grid that starts again at midnight: point
         # by point.
         moment = first
         while moment <= last:
             if on_grid(space, moment + duration):
-                runs.append(Run(moment, step, 1))
+                starts.append(moment)
             moment = grid_at_or_after(space, moment + timedelta(microseconds=1))
-    return Starts(runs)
+    return starts
+
+
+def ruled_out(
+    space: SpaceRules, bookings: Sequence[Interval], duration: timedelta
+) -> list[Interval]:
+    """The starts that live bookings of the space rule out for a booking of `duration`: every
+    start strictly inside one of these (merged, in order) intervals.
+
+    [t, t + duration) keeps the buffer from a booking [s, e) exactly when it ends by s - buffer
+    or starts at e + buffer or later: t is ruled out when s - buffer - duration < t < e + buffer.
+    """
+    return ruled_out_by_space(space, {None: bookings}, duration)[None]
+
+
+def ruled_out_by_space(
+    space: SpaceRules, bookings: Mapping[int, Sequence[Interval]], duration: timedelta
+) -> dict[int, list[Interval]]:
+    """`ruled_out` for many spaces that share these rules, by space: slot search asks it for
+    every booking in a city's window, so it is written for speed."""
+    buffer = space.buffer
+    reach = buffer + duration
+    found = {}
+    for key, booked in bookings.items():
+        if len(booked) == 1:  # the usual case: nothing to merge
+            ((start, end),) = booked
+            found[key] = [(start - reach, end + buffer)]
+            continue
+        merged: list[Interval] = []
+        for lo, hi in sorted((start - reach, end + buffer) for start, end in booked):
+            # Open intervals: two that only touch leave the point between them free.
+            if merged and lo < merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        found[key] = merged
+    return found
+
+
+def free_starts(starts: Sequence[datetime], ruled: Iterable[Interval]) -> list[datetime]:
+    """The sorted `starts` outside every interval of `ruled` (see `ruled_out`)."""
+    kept, taken = [], 0
+    for lo, hi in ruled:
+        until = bisect.bisect_right(starts, lo, taken)
+        kept.extend(starts[taken:until])
+        taken = max(until, bisect.bisect_left(starts, hi, taken))
+    kept.extend(starts[taken:])
+    return kept
 
 
 def _same_offset(zone: ZoneInfo, first: datetime, last: datetime) -> bool:
@@ -407,9 +363,10 @@ def space_rank(capacity: int, distance_km: float | None) -> tuple[int, float]:
     return (capacity, 0.0 if distance_km is None else distance_km)
 
 
-def offer_rank(capacity: int, distance_km: float | None, start: datetime) -> tuple:
-    """The order of offers: by `space_rank`, then earliest."""
-    return (*space_rank(capacity, distance_km), start)
+def offer_rank(capacity: int, distance_km: float | None, start: datetime, space_id: int) -> tuple:
+    """The order of offers: by `space_rank`, then the earliest, then by the space's id (so two
+    equal rooms of a venue alternate in time: 18:00 in one, 18:00 in the other, 18:30 …)."""
+    return (*space_rank(capacity, distance_km), start, space_id)
 
 
 def time_rank(start: datetime, wanted: datetime) -> tuple[timedelta, datetime]:
@@ -432,13 +389,3 @@ def interleave(*ranked: Sequence, limit: int) -> list:
             if queue and len(mixed) < limit:
                 mixed.append(queue.pop(0))
     return mixed
-
-
-def merge_offers(starts_by_space: Sequence[tuple[int, Starts]]) -> Iterator[tuple[datetime, int]]:
-    """The starts of spaces of one rank, earliest first (then by space id): (start, space id)."""
-    return heapq.merge(*(_labelled(starts, space_id) for space_id, starts in starts_by_space))
-
-
-def _labelled(starts: Iterable[datetime], space_id: int) -> Iterator[tuple[datetime, int]]:
-    for start in starts:
-        yield start, space_id

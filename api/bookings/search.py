@@ -2,32 +2,42 @@
 
 GET /api/v1/slots/ pages through `search(query)`, flexible allocation tries its offers in the
 same order, and the rejection email picks its alternatives from it: one order for all three
-(rules.space_rank, then the earliest start, then the space's id).
+(rules.offer_rank).
 
-What it costs, whatever the history: one query for the matching spaces with their weekly
-hours and activities (the distance from the venues' GiST index), two for the dated openings
-and closures of the window's dates (the closures' GiST index), and one range query for the
-live bookings that meet the window. The starts a space would take without bookings are worked
-out once for each set of time rules that spaces share (spaces with the same hours, grid and
-window share them), then each space's bookings cut its own.
+What a search costs, however long the history: one query for the matching spaces, grouped by
+everything that decides their offers (their weekly hours come in one column that PostgreSQL
+keeps, catalogue 0003; the distance from the venues' GiST index), two for the dated openings
+and closures of the window's dates (the closures' GiST index on their dates), and one range
+query for the live bookings that meet the window (the bookings' index on status and end: past
+bookings end before any window a search may ask about). In Python, the starts without bookings
+are worked out once per group (`rules.candidate_starts`), and each booking then rules out a
+stretch of its own space's starts: work in proportion to the groups, the bookings in the window
+and the page, not to every space's every offer.
 """
 
+import bisect
+import heapq
 import itertools
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.contrib.postgres.expressions import ArraySubquery
-from django.contrib.postgres.fields import ArrayField
-from django.db.models import F, FloatField, Func, IntegerField, OuterRef, Value
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models import Exists, OuterRef
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from api.bookings import availability, rules
-from api.catalogue import geo
-from api.catalogue.models import Activity, OpeningHours, Space
+from api.catalogue import geo, hours
+from api.catalogue.models import Activity, Space, Venue
 
-MAX_WINDOW = timedelta(days=31)
+# Up to this many matching spaces, their bookings are read by their ids; beyond, all of the
+# window's (reading which spaces to join costs more than the few bookings of others).
+FEW_SPACES = 500
+# Everything a group of spaces shares: their offers differ only by their own bookings.
+GROUP_FIELDS = ("capacity", "venue__timezone", "weekly_hours", *availability.TIMING_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -39,7 +49,8 @@ class SlotQuery:
     start: datetime
     end: datetime
     duration: timedelta
-    # The activity's id; the alternatives of a request without one take any of its space's.
+    # Any of these activities' ids (none: any activity); a request names one, the alternatives
+    # of a request without one take those of its space.
     activities: tuple[int, ...] = ()
     district: str | None = None
     equipment: tuple[str, ...] = ()
@@ -77,39 +88,87 @@ class Offer:
     distance_km: float | None
 
 
-@dataclass(frozen=True)
-class SpaceStarts:
-    """One matching space and the starts it offers."""
+class Block:
+    """Spaces of one rank whose offers differ only by their own bookings: one list of candidate
+    starts, and for each space the stretches of it that its bookings rule out (index ranges).
 
-    space: int
-    venue: int
-    distance_km: float | None
-    space_rules: rules.SpaceRules
-    starts: rules.Starts
+    Its offers in order are, for each start, the spaces (by id) that it is free in."""
+
+    def __init__(self, space_rules, distance_km, starts, spaces, venues, bookings, duration):
+        self.space_rules = space_rules
+        self.distance_km = distance_km
+        self.starts = starts
+        self.spaces = spaces  # sorted by id
+        self.venues = dict(zip(spaces, venues, strict=True))
+        self.duration = duration
+        self.taken: dict[int, list[tuple[int, int]]] = {}
+        ended = [0] * (len(starts) + 1)  # how many spaces' taken stretches end at each index
+        begun = [0] * (len(starts) + 1)
+        members = set(spaces)
+        mine = {space: booked for space, booked in bookings.items() if space in members}
+        after_lo, before_hi = bisect.bisect_right, bisect.bisect_left
+        for space, ruled in rules.ruled_out_by_space(space_rules, mine, duration).items():
+            stretches = []
+            for lo, hi in ruled:
+                first, after = after_lo(starts, lo), before_hi(starts, hi)
+                if first < after:
+                    stretches.append((first, after))
+                    begun[first] += 1
+                    ended[after] += 1
+            if stretches:
+                self.taken[space] = stretches
+        # before[i]: the offers at the starts before starts[i].
+        self.before = [0]
+        taken = 0
+        for index in range(len(starts)):
+            taken += begun[index] - ended[index]
+            self.before.append(self.before[-1] + len(spaces) - taken)
 
     @property
     def rank(self) -> tuple:
         return rules.space_rank(self.space_rules.capacity, self.distance_km)
 
+    def __len__(self) -> int:
+        return self.before[-1]
+
+    def count_before(self, instant: datetime) -> int:
+        return self.before[bisect.bisect_left(self.starts, instant)]
+
+    def offers_since(self, instant: datetime | None) -> Iterator[tuple[datetime, int]]:
+        """(start, space id) from `instant` on (all for None), in order."""
+        first = 0 if instant is None else bisect.bisect_left(self.starts, instant)
+        for index in range(first, len(self.starts)):
+            start = self.starts[index]
+            for space in self.spaces:
+                stretches = self.taken.get(space)
+                if stretches and any(a <= index < b for a, b in stretches):
+                    continue
+                yield start, space
+
+    def starts_of(self, space: int) -> list[datetime]:
+        """One space's free starts."""
+        stretches = self.taken.get(space, ())
+        return [
+            start
+            for index, start in enumerate(self.starts)
+            if not any(a <= index < b for a, b in stretches)
+        ]
+
 
 class Offers(Sequence[Offer]):
-    """Every offer, best first, computed per space and laid out lazily: its length is the
-    number of offers (for the page count) and a slice builds only the offers it holds."""
+    """Every offer, best first, laid out lazily: its length is the number of offers (the page
+    count) and a slice builds only the offers it holds."""
 
-    def __init__(self, spaces: list[SpaceStarts], duration: timedelta):
+    def __init__(self, blocks: list[Block], duration: timedelta):
         self.duration = duration
-        spaces = sorted(spaces, key=lambda s: (s.rank, s.space))
-        self.spaces = spaces
-        self._by_id = {s.space: s for s in spaces}
-        self.tiers = [list(tier) for _, tier in itertools.groupby(spaces, key=lambda s: s.rank)]
-        self._sizes = [sum(len(s.starts) for s in tier) for tier in self.tiers]
+        blocks = [block for block in blocks if len(block)]
+        blocks.sort(key=lambda block: block.rank)
+        self.tiers = [list(tier) for _, tier in itertools.groupby(blocks, key=lambda b: b.rank)]
+        self._sizes = [sum(len(block) for block in tier) for tier in self.tiers]
+        self._blocks = {space: block for block in blocks for space in block.spaces}
 
     def __len__(self) -> int:
         return sum(self._sizes)
-
-    def rules_of(self, space_id: int) -> rules.SpaceRules:
-        """The rules the offers of a space were found with."""
-        return self._by_id[space_id].space_rules
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -127,39 +186,52 @@ class Offers(Sequence[Offer]):
     def __iter__(self) -> Iterator[Offer]:
         return self._from(0)
 
+    @property
+    def spaces(self) -> list[int]:
+        """The spaces with offers, best first."""
+        return [space for tier in self.tiers for block in tier for space in block.spaces]
+
+    def rules_of(self, space: int) -> rules.SpaceRules:
+        """The rules the offers of a space were found with."""
+        return self._blocks[space].space_rules
+
+    def starts_of(self, space: int) -> list[datetime]:
+        return self._blocks[space].starts_of(space)
+
+    def rank_of(self, space: int) -> tuple:
+        return self._blocks[space].rank
+
+    def offer(self, space: int, start: datetime) -> Offer:
+        block = self._blocks[space]
+        return Offer(space, block.venues[space], start, start + self.duration, block.distance_km)
+
     def _from(self, skip: int) -> Iterator[Offer]:
         for tier, size in zip(self.tiers, self._sizes, strict=True):
             if skip >= size:
                 skip -= size
                 continue
-            for start, space_id in _merged_from(tier, skip):
-                space = self._by_id[space_id]
-                yield Offer(space_id, space.venue, start, start + self.duration, space.distance_km)
+            for start, space in _merged_from(tier, skip):
+                yield self.offer(space, start)
             skip = 0
 
 
-def _merged_from(tier: list[SpaceStarts], skip: int) -> Iterator[tuple[datetime, int]]:
-    """The tier's starts merged in time order (rules.merge_offers), from the `skip`th on.
-
-    A deep page does not walk the offers before it: the latest minute T with at most `skip`
-    starts before it is found by bisection, and the merge begins there.
-    """
-    if len(tier) == 1:
-        (only,) = tier
-        return ((only.starts[i], only.space) for i in range(skip, len(only.starts)))
+def _merged_from(tier: list[Block], skip: int) -> Iterator[tuple[datetime, int]]:
+    """The tier's offers in order (rules.offer_rank: earliest, then by space), from the
+    `skip`th on. A deep page does not walk the offers before it: the latest minute T with at
+    most `skip` offers before it is found by bisection, and the merge begins there."""
     since = None
     if skip:
-        low = min(s.starts[0] for s in tier)
-        high = max(s.starts[-1] for s in tier) + rules.MINUTE
+        low = min(block.starts[0] for block in tier)
+        high = max(block.starts[-1] for block in tier) + rules.MINUTE
         while high - low > rules.MINUTE:
             middle = low + (high - low) // 2 // rules.MINUTE * rules.MINUTE
-            if sum(s.starts.count_before(middle) for s in tier) <= skip:
+            if sum(block.count_before(middle) for block in tier) <= skip:
                 low = middle
             else:
                 high = middle
         since = low
-        skip -= sum(s.starts.count_before(since) for s in tier)
-    merged = rules.merge_offers([(s.space, s.starts.since(since)) for s in tier])
+        skip -= sum(block.count_before(since) for block in tier)
+    merged = heapq.merge(*(block.offers_since(since) for block in tier))
     return itertools.islice(merged, skip, None)
 
 
@@ -167,57 +239,71 @@ def search(query: SlotQuery, now: datetime | None = None) -> Offers:
     """Every offer for the query that keeps every booking rule as things stand, best first."""
     now = now or timezone.now()
     start, end = availability.within_reach(query.start, query.end, now)
-    rows = list(_matching_spaces(query)) if start < end else []
-    if not rows:
+    groups = _grouped(_matching_spaces(query), query) if start < end else []
+    if not groups:
         return Offers([], query.duration)
     query = replace(query, start=start, end=end)
-    zones = {row["venue__timezone"]: ZoneInfo(row["venue__timezone"]) for row in rows}
-    ranges = [availability.local_dates(zone, query.start, query.end) for zone in zones.values()]
+    zones = {group["venue__timezone"]: ZoneInfo(group["venue__timezone"]) for group in groups}
+    ranges = [availability.local_dates(zone, start, end) for zone in zones.values()]
     first, last = min(r[0] for r in ranges), max(r[1] for r in ranges)
-    openings, closures = availability.dated_hours_for(
-        {row["id"]: row["venue_id"] for row in rows}, first, last
-    )
-    reach = timedelta(minutes=max(row["buffer_minutes"] for row in rows))
-    bookings = availability.bookings_for(
-        [row["id"] for row in rows], query.start - reach, query.end + reach
-    )
-    shared: dict[tuple, rules.Starts] = {}
-    found = []
-    for row in rows:
-        space = availability.space_rules(
-            row,
-            zones[row["venue__timezone"]],
-            map(tuple, row["weekly"]),
-            row["activity_ids"],
-            openings.get(row["id"], ()),
-            closures.get(row["id"], ()),
-        )
-        if rules.check_capacity(space, query.party_size) or _activity_not_offered(space, query):
-            continue
-        timing = (space.hours, *(row[name] for name in availability.TIMING_FIELDS))
-        starts = shared.get(timing)
-        if starts is None:
-            starts = rules.candidate_starts(space, query.start, query.end, query.duration, now)
-            shared[timing] = starts
-        if row["id"] in bookings:
-            starts = starts.without(rules.widen(space, bookings[row["id"]]), query.duration)
-        if starts:
-            found.append(SpaceStarts(row["id"], row["venue_id"], row["distance_km"], space, starts))
-    return Offers(found, query.duration)
-
-
-def _activity_not_offered(space: rules.SpaceRules, query: SlotQuery) -> bool:
-    if not query.activities:
-        return False
-    return all(rules.check_activity(space, activity) for activity in query.activities)
+    venues = {s: v for group in groups for s, v in zip(group["ids"], group["venues"], strict=True)}
+    openings, closures = availability.dated_hours_for(venues, first, last)
+    reach = timedelta(minutes=max(group["buffer_minutes"] for group in groups))
+    # A few spaces' bookings by their ids; a city's (most of them in the window) all at once.
+    few = venues if len(venues) <= FEW_SPACES else None
+    bookings = availability.bookings_for(start - reach, end + reach, few)
+    # The activity: the query's join says each space offers it, which is all the rule asks.
+    activities = frozenset(query.activities)
+    dated = openings.keys() | closures.keys()
+    shared_starts: dict[tuple, list[datetime]] = {}
+    blocks = []
+    for group in groups:
+        weekly = hours.from_weekly_key(group["weekly_hours"])
+        zone = zones[group["venue__timezone"]]
+        members = sorted(zip(group["ids"], group["venues"], strict=True))
+        # Spaces with dated openings or closures of their own leave the group.
+        by_hours = {((), ()): members}
+        if not dated.isdisjoint(group["ids"]):
+            by_hours = defaultdict(list)
+            for space, venue in members:
+                own = (tuple(sorted(openings.get(space, ()))), tuple(closures.get(space, ())))
+                by_hours[own].append((space, venue))
+        for (dated_openings, dated_closures), members in by_hours.items():
+            space_rules = availability.space_rules(
+                group, zone, weekly, activities, dated_openings, dated_closures
+            )
+            if rules.check_capacity(space_rules, query.party_size):
+                continue
+            timing = (space_rules.hours, *(group[name] for name in availability.TIMING_FIELDS))
+            if timing not in shared_starts:
+                shared_starts[timing] = rules.candidate_starts(
+                    space_rules, start, end, query.duration, now
+                )
+            if shared_starts[timing]:
+                ids, venue_ids = zip(*members, strict=True)
+                blocks.append(
+                    Block(
+                        space_rules,
+                        group["distance_km"],
+                        shared_starts[timing],
+                        ids,
+                        venue_ids,
+                        bookings,
+                        query.duration,
+                    )
+                )
+    return Offers(blocks, query.duration)
 
 
 def _matching_spaces(query: SlotQuery):
-    """The spaces the query could match, with their rule values (the filters narrow what the
-    rules then judge, with indexes: the capacity, the activity, the district, the distance)."""
+    """The spaces the query could match: the filters only narrow what the rules then judge
+    (the capacity, the activity, the district, the equipment, the distance)."""
     spaces = Space.objects.filter(capacity__gte=query.party_size)
     if query.activities:
-        spaces = spaces.filter(activities__in=query.activities).distinct()
+        offered = Activity.spaces.through.objects.filter(
+            space=OuterRef("pk"), activity__in=query.activities
+        )
+        spaces = spaces.filter(Exists(offered))
     if query.district:
         spaces = spaces.filter(venue__district__iexact=query.district)
     if query.equipment:
@@ -228,35 +314,31 @@ def _matching_spaces(query: SlotQuery):
         spaces = spaces.exclude(pk__in=query.exclude)
     if query.near is not None and query.radius_km is not None:
         spaces = geo.within_km(spaces, query.near, query.radius_km)
+    return spaces
+
+
+def _grouped(spaces, query: SlotQuery) -> list[dict]:
+    """The spaces grouped by what decides their offers, each group with its spaces' ids and
+    their venues; near a point, by venue too, each group with its distance (worked out once
+    per venue, not per space)."""
+    fields = [*GROUP_FIELDS, "buffer_minutes"]
     if query.near is not None:
-        distance = geo.distance_km(query.near)
-    else:
-        distance = Value(None, output_field=FloatField())
-    return spaces.annotate(
-        distance_km=distance,
-        weekly=ArraySubquery(
-            OpeningHours.objects.filter(space=OuterRef("pk")).values(
-                triple=Func(
-                    F("weekday"),
-                    F("opens"),
-                    F("closes"),
-                    template="ARRAY[%(expressions)s]",
-                    output_field=ArrayField(IntegerField()),
-                )
-            )
-        ),
-        activity_ids=ArraySubquery(
-            Activity.spaces.through.objects.filter(space=OuterRef("pk")).values("activity_id")
-        ),
-    ).values(
-        "id",
-        "venue_id",
-        "venue__timezone",
-        "distance_km",
-        "weekly",
-        "activity_ids",
-        *availability.RULE_FIELDS,
+        fields.append("venue_id")
+    groups = list(
+        spaces.annotate(weekly_hours=RawSQL('"catalogue_space"."weekly_hours"', ()))
+        .values(*fields)
+        # Unordered, so that PostgreSQL may group by hashing rather than sorting every space.
+        .annotate(ids=ArrayAgg("id"), venues=ArrayAgg("venue_id"))
+        .order_by()
     )
+    distances = {}
+    if query.near is not None:
+        venues = Venue.objects.filter(pk__in={group["venue_id"] for group in groups})
+        distance = geo.distance_km(query.near, venue="")
+        distances = dict(venues.annotate(km=distance).values_list("pk", "km"))
+    for group in groups:
+        group["distance_km"] = distances.get(group.get("venue_id"))
+    return groups
 
 
 def alternatives(request, now: datetime | None = None, limit: int = 3) -> list[Offer]:
@@ -275,13 +357,11 @@ def alternatives(request, now: datetime | None = None, limit: int = 3) -> list[O
         around = search(replace(wanted, start=wanted.start - day, end=wanted.end + day), now)
         picks = {}
         for space in around.spaces:
-            # The last start before the window and the first from its beginning on.
-            at = space.starts.count_before(request.window_start)
-            for start in space.starts[max(0, at - 1) : at + 1]:
+            starts = around.starts_of(space)
+            at = bisect.bisect_left(starts, request.window_start)
+            for start in starts[max(0, at - 1) : at + 1]:
                 gap = rules.gap_to(start, request.window_start, latest)
-                picks[(gap, space.rank, start, space.space)] = Offer(
-                    space.space, space.venue, start, start + wanted.duration, space.distance_km
-                )
+                picks[(gap, around.rank_of(space), start, space)] = around.offer(space, start)
         return [picks[key] for key in sorted(picks)[:limit]]
     duration = request.end - request.start
     activities = (
@@ -290,37 +370,24 @@ def alternatives(request, now: datetime | None = None, limit: int = 3) -> list[O
         else tuple(request.space.activities.values_list("pk", flat=True))
     )
     elsewhere = SlotQuery(
-        request.party_size,
-        request.start,
-        request.end,
-        duration,
-        activities,
+        request.party_size, request.start, request.end, duration, activities,
         exclude=(request.space_id,),
-    )
+    )  # fmt: skip
     same_time = search(elsewhere, now)[:limit]
     here = search(
-        SlotQuery(
-            request.party_size,
-            request.start - day,
-            request.end + day,
-            duration,
-            spaces=(request.space_id,),
-        ),
+        SlotQuery(request.party_size, request.start - day, request.end + day, duration,
+                  spaces=(request.space_id,)),
         now,
-    )
+    )  # fmt: skip
     other_times = []
     for space in here.spaces:
-        nearest = nearest_starts(space.starts, request.start, limit + 1)
-        other_times = [
-            Offer(space.space, space.venue, start, start + duration, space.distance_km)
-            for start in nearest
-            if start != request.start
-        ][:limit]
+        nearest = nearest_starts(here.starts_of(space), request.start, limit + 1)
+        other_times = [here.offer(space, s) for s in nearest if s != request.start][:limit]
     return rules.interleave(same_time, other_times, limit=limit)
 
 
-def nearest_starts(starts: rules.Starts, wanted: datetime, limit: int) -> list[datetime]:
-    """Up to `limit` of the starts nearest in time to `wanted` (rules.time_rank)."""
-    at = starts.count_before(wanted)
+def nearest_starts(starts: Sequence[datetime], wanted: datetime, limit: int) -> list[datetime]:
+    """Up to `limit` of the sorted starts nearest in time to `wanted` (rules.time_rank)."""
+    at = bisect.bisect_left(starts, wanted)
     around = starts[max(0, at - limit) : at + limit]
     return sorted(around, key=lambda start: rules.time_rank(start, wanted))[:limit]

@@ -25,6 +25,18 @@ def format_minute(value: int) -> str:
     return f"{value // 60:02d}:{value % 60:02d}"
 
 
+def weekly_key(weekly: Iterable[tuple[int, int, int]]) -> tuple[int, ...]:
+    """Weekly hours (weekday, opens, closes) as catalogue_space.weekly_hours holds them."""
+    return tuple(
+        sorted(weekday * 4_000_000 + opens * 2000 + closes for weekday, opens, closes in weekly)
+    )
+
+
+def from_weekly_key(key: Iterable[int]) -> tuple[tuple[int, int, int], ...]:
+    """catalogue_space.weekly_hours back into weekly hours (weekday, opens, closes), sorted."""
+    return tuple((value // 4_000_000, value % 4_000_000 // 2000, value % 2000) for value in key)
+
+
 def local_instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
     """The UTC instant of a wall-clock minute on a local day ('24:00' is the next midnight)."""
     day = day + timedelta(days=minute // (24 * 60))

@@ -269,11 +269,10 @@ def test_candidate_starts_are_exactly_the_starts_every_rule_accepts(values, dura
     start, end = change - timedelta(hours=20), change + timedelta(hours=20)
     duration = timedelta(minutes=duration)
     starts = rules.candidate_starts(room, start, end, duration, now)
-    assert list(starts) == brute_starts(room, start, end, duration, now)
-    assert len(starts) == len(list(starts))
+    assert starts == brute_starts(room, start, end, duration, now)
 
 
-def test_starts_without_bookings_drop_exactly_the_overlapping_ones():
+def test_bookings_rule_out_exactly_the_starts_whose_booking_would_meet_them_or_their_buffer():
     room = space(lead_time_minutes=0, buffer_minutes=15)
     day = (utc(2027, 1, 12, 6), utc(2027, 1, 12, 18))
     duration = timedelta(hours=1)
@@ -283,17 +282,21 @@ def test_starts_without_bookings_drop_exactly_the_overlapping_ones():
         (utc(2027, 1, 12, 10, 30), utc(2027, 1, 12, 11)),
     ]
     busy = rules.widen(room, bookings)
-    kept = starts.without(busy, duration)
-    expected = [s for s in starts if all(s + duration <= b or s >= e for b, e in busy)]
-    assert list(kept) == expected
-    assert len(kept) == len(expected)
-    assert kept[3] == expected[3] and kept[-1] == expected[-1] and kept[2:5] == expected[2:5]
-    assert kept.count_before(utc(2027, 1, 12, 12)) == sum(
-        1 for s in expected if s < utc(2027, 1, 12, 12)
-    )
-    assert list(kept.since(utc(2027, 1, 12, 11))) == [
-        s for s in expected if s >= utc(2027, 1, 12, 11)
+    kept = rules.free_starts(starts, rules.ruled_out(room, bookings, duration))
+    assert kept == [s for s in starts if all(s + duration <= b or s >= e for b, e in busy)]
+    assert utc(2027, 1, 12, 7, 30) in kept and utc(2027, 1, 12, 8) not in kept
+
+
+def test_a_start_that_just_fits_between_two_bookings_stays():
+    room = space(lead_time_minutes=0)
+    duration = timedelta(hours=1)
+    bookings = [
+        (utc(2027, 1, 12, 9), utc(2027, 1, 12, 10)),
+        (utc(2027, 1, 12, 11), utc(2027, 1, 12, 12)),
     ]
+    starts = rules.candidate_starts(room, utc(2027, 1, 12, 8), utc(2027, 1, 12, 13), duration, NOW)
+    kept = rules.free_starts(starts, rules.ruled_out(room, bookings, duration))
+    assert kept == [utc(2027, 1, 12, 8), utc(2027, 1, 12, 10), utc(2027, 1, 12, 12)]
 
 
 def test_a_duration_the_space_does_not_take_has_no_starts():
@@ -315,32 +318,21 @@ def test_no_start_lies_beyond_the_max_advance():
 def test_offers_rank_by_the_smallest_space_that_fits_then_the_nearest_then_the_earliest():
     early, late = utc(2027, 1, 12, 8), utc(2027, 1, 12, 18)
     offers = [
-        (12, 0.5, early),
-        (8, 3.0, late),
-        (8, 3.0, early),
-        (8, 1.0, late),
-        (40, None, early),
+        (12, 0.5, early, 1),
+        (8, 3.0, late, 2),
+        (8, 3.0, early, 3),
+        (8, 3.0, early, 2),
+        (8, 1.0, late, 4),
+        (40, None, early, 5),
     ]
     ranked = sorted(offers, key=lambda o: rules.offer_rank(*o))
     assert ranked == [
-        (8, 1.0, late),
-        (8, 3.0, early),
-        (8, 3.0, late),
-        (12, 0.5, early),
-        (40, None, early),
-    ]
-
-
-def test_spaces_of_one_rank_merge_their_offers_earliest_first():
-    one = rules.Starts([rules.Run(utc(2027, 1, 12, 8), timedelta(hours=1), 3)])
-    two = rules.Starts([rules.Run(utc(2027, 1, 12, 8, 30), timedelta(hours=1), 2)])
-    merged = list(rules.merge_offers([(5, one), (2, two)]))
-    assert [(s.hour, s.minute, i) for s, i in merged] == [
-        (8, 0, 5),
-        (8, 30, 2),
-        (9, 0, 5),
-        (9, 30, 2),
-        (10, 0, 5),
+        (8, 1.0, late, 4),
+        (8, 3.0, early, 2),
+        (8, 3.0, early, 3),
+        (8, 3.0, late, 2),
+        (12, 0.5, early, 1),
+        (40, None, early, 5),
     ]
 
 
