@@ -10,17 +10,10 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.contrib.postgres.fields import DateTimeRangeField
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateRange, DateTimeTZRange
 from django.db.models import (
     BigIntegerField,
-    DateTimeField,
-    Exists,
-    ExpressionWrapper,
-    Func,
-    OuterRef,
-    QuerySet,
     TextField,
     Value,
 )
@@ -196,33 +189,3 @@ def free_intervals(
     space_rules = rules_of(space, start, end)
     busy = rules.widen(space_rules, bookings_of(space, start, end))
     return rules.free_intervals(space_rules, busy, start, end, now)
-
-
-def spaces_free_for(spaces: QuerySet[Space], start: datetime, end: datetime) -> QuerySet[Space]:
-    """The spaces in `spaces` where [start, end) could be booked right now."""
-    # [start, end + the space's buffer) meets a live booking's [start, end + buffer) exactly
-    # when the two bookings would be closer than the buffer.
-    wanted = Func(
-        Value(start),
-        ExpressionWrapper(
-            Value(end) + OuterRef("buffer_minutes") * Value(timedelta(minutes=1)),
-            output_field=DateTimeField(),
-        ),
-        function="tstzrange",
-        output_field=DateTimeRangeField(),
-    )
-    taken = Booking.objects.filter(
-        space=OuterRef("pk"), status__in=BookingStatus.live(), blocked__overlap=wanted
-    )
-    now = timezone.now()
-    candidates = (
-        spaces.exclude(Exists(taken))
-        .select_related("venue")
-        .prefetch_related("opening_hours", "activities")
-    )
-    free = [
-        space_id
-        for space_id, space in rules_for(candidates, start, end).items()
-        if not (rules.check_window(space, start, now) or rules.check_open(space, start, end))
-    ]
-    return spaces.filter(pk__in=free)

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -145,6 +145,10 @@ class Block:
                     continue
                 yield start, space
 
+    def has_offers(self, space: int) -> bool:
+        # A space's stretches do not overlap (rules.ruled_out merges them).
+        return sum(b - a for a, b in self.taken.get(space, ())) < len(self.starts)
+
     def starts_of(self, space: int) -> list[datetime]:
         """One space's free starts."""
         stretches = self.taken.get(space, ())
@@ -189,7 +193,13 @@ class Offers(Sequence[Offer]):
     @property
     def spaces(self) -> list[int]:
         """The spaces with offers, best first."""
-        return [space for tier in self.tiers for block in tier for space in block.spaces]
+        return [
+            space
+            for tier in self.tiers
+            for block in tier
+            for space in block.spaces
+            if block.has_offers(space)
+        ]
 
     def rules_of(self, space: int) -> rules.SpaceRules:
         """The rules the offers of a space were found with."""
@@ -339,6 +349,14 @@ def _grouped(spaces, query: SlotQuery) -> list[dict]:
     for group in groups:
         group["distance_km"] = distances.get(group.get("venue_id"))
     return groups
+
+
+def spaces_free_for(spaces: QuerySet[Space], start: datetime, end: datetime) -> QuerySet[Space]:
+    """The spaces in `spaces` where [start, end) could be booked right now, as it stands
+    (GET /spaces/?free_from&free_to): those with an offer of just that."""
+    found = search(SlotQuery(party_size=1, start=start, end=end, duration=end - start))
+    # One array parameter, not thousands: the ids of a city's free spaces.
+    return spaces.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", (found.spaces,)))
 
 
 def alternatives(request, now: datetime | None = None, limit: int = 3) -> list[Offer]:

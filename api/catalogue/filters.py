@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
-from api.bookings.availability import spaces_free_for
+from api.bookings.search import spaces_free_for
 from api.catalogue import geo
 from api.catalogue.models import Space
 
