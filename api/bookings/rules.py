@@ -11,7 +11,6 @@ The local wall-clock rules (opening hours, the slot grid) are read in the venue'
 hold across daylight-saving changes; every other time is an aware instant.
 """
 
-import bisect
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -301,14 +300,19 @@ def candidate_starts(
     return starts
 
 
+def _same_offset(zone: ZoneInfo, first: datetime, last: datetime) -> bool:
+    # Offsets change at most twice a year, and these spans are at most weeks long.
+    return first.astimezone(zone).utcoffset() == last.astimezone(zone).utcoffset()
+
+
 def ruled_out(
     space: SpaceRules, bookings: Sequence[Interval], duration: timedelta
 ) -> list[Interval]:
     """The starts that live bookings of the space rule out for a booking of `duration`: every
     start strictly inside one of these (merged, in order) intervals.
 
-    [t, t + duration) keeps the buffer from a booking [s, e) exactly when it ends by s - buffer
-    or starts at e + buffer or later: t is ruled out when s - buffer - duration < t < e + buffer.
+    [t, t + duration) keeps clear of a booking widened by the buffer, [s, e) (see `widen`),
+    exactly when it ends by s or starts at e or later: t is ruled out when s - duration < t < e.
     """
     return ruled_out_by_space(space, {None: bookings}, duration)[None]
 
@@ -318,16 +322,15 @@ def ruled_out_by_space(
 ) -> dict[int, list[Interval]]:
     """`ruled_out` for many spaces that share these rules, by space: slot search asks it for
     every booking in a city's window, so it is written for speed."""
-    buffer = space.buffer
-    reach = buffer + duration
     found = {}
     for key, booked in bookings.items():
-        if len(booked) == 1:  # the usual case: nothing to merge
-            ((start, end),) = booked
-            found[key] = [(start - reach, end + buffer)]
+        busy = widen(space, booked)
+        if len(busy) == 1:  # the usual case: nothing to merge
+            ((busy_start, busy_end),) = busy
+            found[key] = [(busy_start - duration, busy_end)]
             continue
         merged: list[Interval] = []
-        for lo, hi in sorted((start - reach, end + buffer) for start, end in booked):
+        for lo, hi in sorted((busy_start - duration, busy_end) for busy_start, busy_end in busy):
             # Open intervals: two that only touch leave the point between them free.
             if merged and lo < merged[-1][1]:
                 merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
@@ -335,22 +338,6 @@ def ruled_out_by_space(
                 merged.append((lo, hi))
         found[key] = merged
     return found
-
-
-def free_starts(starts: Sequence[datetime], ruled: Iterable[Interval]) -> list[datetime]:
-    """The sorted `starts` outside every interval of `ruled` (see `ruled_out`)."""
-    kept, taken = [], 0
-    for lo, hi in ruled:
-        until = bisect.bisect_right(starts, lo, taken)
-        kept.extend(starts[taken:until])
-        taken = max(until, bisect.bisect_left(starts, hi, taken))
-    kept.extend(starts[taken:])
-    return kept
-
-
-def _same_offset(zone: ZoneInfo, first: datetime, last: datetime) -> bool:
-    # Offsets change at most twice a year, and these spans are at most weeks long.
-    return first.astimezone(zone).utcoffset() == last.astimezone(zone).utcoffset()
 
 
 # --- ranking -----------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Slot search: concrete bookable offers across every matching space, best first.
 
 GET /api/v1/slots/ pages through `search(query)`, flexible allocation tries its offers in the
-same order, and the rejection email picks its alternatives from it: one order for all three
-(rules.offer_rank).
+same order, GET /spaces/?free_from&free_to keeps the spaces with an offer, and the rejection
+email picks its alternatives from it (alternatives.py): one order for all (rules.offer_rank).
 
 What a search costs, however long the history: one query for the matching spaces, grouped by
 everything that decides their offers (their weekly hours come in one column that PostgreSQL
@@ -61,21 +61,21 @@ class SlotQuery:
     exclude: tuple[int, ...] = ()
 
     @classmethod
-    def of_request(cls, request) -> "SlotQuery":
-        """A flexible booking request's criteria (bookings.models.FlexibleCriteria)."""
+    def of_criteria(cls, criteria) -> "SlotQuery":
+        """A flexible request's criteria (bookings.models.FlexibleCriteria), or a slot search's."""
         near = None
-        if request.near_latitude is not None:
-            near = (request.near_latitude, request.near_longitude)
+        if criteria.near_latitude is not None:
+            near = (criteria.near_latitude, criteria.near_longitude)
         return cls(
-            party_size=request.party_size,
-            start=request.window_start,
-            end=request.window_end,
-            duration=timedelta(minutes=request.duration_minutes),
-            activities=(request.activity_id,),
-            district=request.district,
-            equipment=tuple(request.equipment),
+            party_size=criteria.party_size,
+            start=criteria.window_start,
+            end=criteria.window_end,
+            duration=timedelta(minutes=criteria.duration_minutes),
+            activities=(criteria.activity_id,),
+            district=criteria.district,
+            equipment=tuple(criteria.equipment),
             near=near,
-            radius_km=request.radius_km,
+            radius_km=criteria.radius_km,
         )
 
 
@@ -357,55 +357,3 @@ def spaces_free_for(spaces: QuerySet[Space], start: datetime, end: datetime) -> 
     found = search(SlotQuery(party_size=1, start=start, end=end, duration=end - start))
     # One array parameter, not thousands: the ids of a city's free spaces.
     return spaces.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", (found.spaces,)))
-
-
-def alternatives(request, now: datetime | None = None, limit: int = 3) -> list[Offer]:
-    """Free slots like the ones a rejected request wanted, for its email.
-
-    For a direct request, taken in turn (rules.interleave) from the same time in other spaces
-    for the activity and party (best first) and the same space at the nearest other times
-    within a day either side (rules.time_rank). For a flexible one, the starts nearest to its
-    window within a day either side (the last before it and the first from its start, in each
-    space), by how far outside the window, then best first.
-    """
-    day = timedelta(days=1)
-    if request.is_flexible:
-        wanted = SlotQuery.of_request(request)
-        latest = request.window_end - wanted.duration
-        around = search(replace(wanted, start=wanted.start - day, end=wanted.end + day), now)
-        picks = {}
-        for space in around.spaces:
-            starts = around.starts_of(space)
-            at = bisect.bisect_left(starts, request.window_start)
-            for start in starts[max(0, at - 1) : at + 1]:
-                gap = rules.gap_to(start, request.window_start, latest)
-                picks[(gap, around.rank_of(space), start, space)] = around.offer(space, start)
-        return [picks[key] for key in sorted(picks)[:limit]]
-    duration = request.end - request.start
-    activities = (
-        (request.activity_id,)
-        if request.activity_id
-        else tuple(request.space.activities.values_list("pk", flat=True))
-    )
-    elsewhere = SlotQuery(
-        request.party_size, request.start, request.end, duration, activities,
-        exclude=(request.space_id,),
-    )  # fmt: skip
-    same_time = search(elsewhere, now)[:limit]
-    here = search(
-        SlotQuery(request.party_size, request.start - day, request.end + day, duration,
-                  spaces=(request.space_id,)),
-        now,
-    )  # fmt: skip
-    other_times = []
-    for space in here.spaces:
-        nearest = nearest_starts(here.starts_of(space), request.start, limit + 1)
-        other_times = [here.offer(space, s) for s in nearest if s != request.start][:limit]
-    return rules.interleave(same_time, other_times, limit=limit)
-
-
-def nearest_starts(starts: Sequence[datetime], wanted: datetime, limit: int) -> list[datetime]:
-    """Up to `limit` of the sorted starts nearest in time to `wanted` (rules.time_rank)."""
-    at = bisect.bisect_left(starts, wanted)
-    around = starts[max(0, at - limit) : at + limit]
-    return sorted(around, key=lambda start: rules.time_rank(start, wanted))[:limit]

@@ -55,7 +55,7 @@ def error(field: str, message, code: str) -> serializers.ValidationError:
 
 class CriteriaFields(serializers.Serializer):
     """The fields that say which spaces and times would do: slot search's query and a flexible
-    request's body (both read them into a SlotQuery, search.SlotQuery.of_request)."""
+    request's body (both read into a SlotQuery by search.SlotQuery.of_criteria)."""
 
     activity = serializers.SlugRelatedField(slug_field="slug", queryset=Activity.objects.all())
     party_size = serializers.IntegerField(min_value=1, max_value=MAX_PARTY)
@@ -71,8 +71,8 @@ class CriteriaFields(serializers.Serializer):
     window_names = ("window_start", "window_end")
 
     def validate_criteria(self, attrs):
-        """The checks across fields: a window the right way round, at most 31 days long, not
-        over, with room for the duration; and a radius only around a point."""
+        """The checks across fields: a window the right way round, at most 31 days long, with
+        room for the duration; and a radius only around a point."""
         first, last = self.window_names
         start, end = attrs["window_start"], attrs["window_end"]
         if end <= start:
@@ -112,19 +112,8 @@ class SlotSearchSerializer(CriteriaFields):
         return self.validate_criteria(attrs)
 
     def query(self) -> SlotQuery:
-        data = self.validated_data
-        near = data.get("near_latitude")
-        return SlotQuery(
-            party_size=data["party_size"],
-            start=data["window_start"],
-            end=data["window_end"],
-            duration=timedelta(minutes=data["duration_minutes"]),
-            activities=(data["activity"].pk,),
-            district=data.get("district"),
-            equipment=tuple(data.get("equipment", ())),
-            near=None if near is None else (near, data["near_longitude"]),
-            radius_km=data.get("radius_km"),
-        )
+        """What a flexible request with these criteria would ask for."""
+        return SlotQuery.of_criteria(BookingRequest(**self.validated_data))
 
 
 class OfferSerializer(serializers.Serializer):

@@ -113,7 +113,7 @@ def _book_best_offer(booking_request: BookingRequest, now: datetime):
     search, or a rule that no longer holds, only moves this one on to the next."""
     if reason := _quota_reason(booking_request):
         return None, reason
-    offers = search.search(search.SlotQuery.of_request(booking_request), now)
+    offers = search.search(search.SlotQuery.of_criteria(booking_request), now)
     spaces = {}
     for offer in offers:
         wanted = (offer.start, offer.end, booking_request.party_size, booking_request.activity_id)

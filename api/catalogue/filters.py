@@ -1,9 +1,10 @@
 import django_filters
 from django import forms
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from api.bookings.search import spaces_free_for
 from api.catalogue import geo
@@ -104,7 +105,8 @@ class SpaceFilter(django_filters.FilterSet):
         point, radius = self.form.cleaned_data.get("near"), self.form.cleaned_data.get("radius_km")
         if point is None:
             if radius is not None:
-                raise ValidationError({"radius_km": ["Give near with radius_km."]})
+                message = ErrorDetail(_("Give near with radius_km."), code="radius_without_near")
+                raise ValidationError({"radius_km": [message]})
             return queryset
         if radius is not None:
             queryset = geo.within_km(queryset, point, float(radius))

@@ -8,6 +8,7 @@ inside it.
 import math
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 MAX_RADIUS_KM = 20_000.0  # half the earth's circumference: every place is within it
 
@@ -48,15 +49,15 @@ def parse_point(text: str) -> tuple[float, float]:
     """'60.1875,24.9776' → (60.1875, 24.9776); ValueError with the reason otherwise."""
     parts = text.split(",")
     if len(parts) != 2:
-        raise ValueError("Use <latitude>,<longitude>, e.g. 60.1875,24.9776.")
+        raise ValueError(_("Use <latitude>,<longitude>, e.g. 60.1875,24.9776."))
     try:
         latitude, longitude = (float(part) for part in parts)
     except ValueError:
-        raise ValueError("Use <latitude>,<longitude>, e.g. 60.1875,24.9776.") from None
+        raise ValueError(_("Use <latitude>,<longitude>, e.g. 60.1875,24.9776.")) from None
     if not (math.isfinite(latitude) and -90 <= latitude <= 90):
-        raise ValueError("The latitude must be from -90 to 90.")
+        raise ValueError(_("The latitude must be from -90 to 90."))
     if not (math.isfinite(longitude) and -180 <= longitude <= 180):
-        raise ValueError("The longitude must be from -180 to 180.")
+        raise ValueError(_("The longitude must be from -180 to 180."))
     return latitude, longitude
 
 

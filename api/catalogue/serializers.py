@@ -1,7 +1,9 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from api.catalogue import geo, hours
 from api.catalogue.models import Activity, Closure, ExtraOpening, OpeningHours, Space, Venue
@@ -45,7 +47,7 @@ class WallClockField(serializers.CharField):
 class PointField(serializers.Field):
     """'<lat>,<lon>' in and out, held in two attributes of the object (`source="*"`)."""
 
-    default_error_messages = {"invalid": "Use <latitude>,<longitude>, e.g. 60.1875,24.9776."}
+    default_error_messages = {"invalid": _("Use <latitude>,<longitude>, e.g. 60.1875,24.9776.")}
 
     def __init__(self, latitude: str, longitude: str, **kwargs):
         self.names = (latitude, longitude)
@@ -189,7 +191,8 @@ class ClosureSerializer(ModelSerializer):
 
     def validate(self, attrs):
         if attrs["last_date"] < attrs["first_date"]:
-            raise serializers.ValidationError({"last_date": ["Must not be before first_date."]})
+            message = ErrorDetail(_("Must not be before first_date."), code="dates_order")
+            raise serializers.ValidationError({"last_date": [message]})
         return check_hours(attrs, optional=True)
 
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
-from api.bookings import search
+from api.bookings.alternatives import alternatives
 from api.bookings.choices import RejectReason
 from api.bookings.models import BookingRequest
 from api.catalogue.models import Space
@@ -115,9 +115,9 @@ def _lead(minutes: int, language: str) -> str:
 
 
 def rejected_alternatives(request: BookingRequest, limit: int = 3) -> list[Alternative]:
-    """Up to `limit` free slots like the ones a rejected request wanted (search.alternatives)."""
+    """Up to `limit` free slots like the ones a rejected request wanted (bookings.alternatives)."""
     if request.reason == RejectReason.QUOTA_EXCEEDED:
         return []  # any other slot would be refused for the same reason
-    offers = search.alternatives(request, limit=limit)
+    offers = alternatives(request, limit=limit)
     spaces = Space.objects.select_related("venue").in_bulk({offer.space for offer in offers})
     return [Alternative(spaces[offer.space], offer.start, offer.end) for offer in offers]
