@@ -1,16 +1,16 @@
 """allocate(): the decision, with PostgreSQL's exclusion constraint as the last word."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from api.bookings import services
 from api.bookings.choices import BookingStatus, RequestStatus
 from api.bookings.models import Booking, BookingRequest
 from api.catalogue.models import Space
+from tests.conftest import all_at_once
 from tests.factories import (
     BookingFactory,
     BookingRequestFactory,
@@ -145,24 +145,7 @@ def test_fifty_concurrent_allocations_for_one_slot_confirm_exactly_one(round_):
     space = SpaceFactory(capacity=50)
     start, end = next_slot()
     requests = [BookingRequestFactory(space=space, start=start, end=end) for _ in range(50)]
-    barrier = threading.Barrier(50)
-    errors = []
-
-    def race(request_id):
-        try:
-            barrier.wait()
-            services.allocate(request_id)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=race, args=(r.id,)) for r in requests]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert all_at_once(services.allocate, [r.id for r in requests]) == []
     decisions = list(BookingRequest.objects.values_list("status", "reason"))
     assert decisions.count(("confirmed", None)) == 1
     assert decisions.count(("rejected", "slot_taken")) == 49

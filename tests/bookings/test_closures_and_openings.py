@@ -9,7 +9,7 @@ import time_machine
 from api.bookings import services
 from api.bookings.models import BookingRequest
 from api.catalogue.models import Closure, ExtraOpening
-from tests.factories import BookingFactory, BookingRequestFactory, SpaceFactory, UserFactory
+from tests.factories import BookingFactory, BookingRequestFactory, SpaceFactory, UserFactory, z
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +22,6 @@ REASONS = {"reason_fi": "Huolto", "reason_sv": "Underhåll", "reason_en": "Maint
 def at(hour, minute=0, day=12):
     """January 2027 (Tuesday the 12th unless told) at a Helsinki wall-clock time, as UTC."""
     return datetime(2027, 1, day, tzinfo=UTC) + timedelta(hours=hour - 2, minutes=minute)
-
-
-def z(moment):
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.fixture(autouse=True)

@@ -1,19 +1,24 @@
 """Flexible requests: any space for an activity, a party and a window, decided by the worker."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 
 from api.bookings import search, services
 from api.bookings.choices import BookingStatus
 from api.bookings.models import Booking, BookingRequest
 from api.catalogue import geo
 from api.catalogue.models import Space
-from tests.conftest import client_for, wait_for
-from tests.factories import ActivityFactory, BookingFactory, SpaceFactory, UserFactory, VenueFactory
+from tests.conftest import all_at_once, client_for, wait_for
+from tests.factories import (
+    ActivityFactory,
+    BookingFactory,
+    SpaceFactory,
+    UserFactory,
+    VenueFactory,
+    z,
+)
 
 URL = "/api/v1/booking-requests/"
 NOW = datetime(2027, 1, 11, 6, 0, tzinfo=UTC)  # Monday 08:00 in Helsinki
@@ -24,10 +29,6 @@ FAR = (60.2055, 24.6559)  # Espoo, ~18 km from the factories' Kalasatama
 def at(hour, minute=0, day=14):
     """Thursday 14 January 2027 (unless told) at a Helsinki wall-clock time, as UTC."""
     return datetime(2027, 1, day, tzinfo=UTC) + timedelta(hours=hour - 2, minutes=minute)
-
-
-def z(moment):
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def flexible(**changes):
@@ -272,24 +273,7 @@ def test_n_flexible_requests_racing_for_m_spaces_confirm_exactly_m(thursday_week
         )
         for _ in range(12)
     ]
-    barrier = threading.Barrier(len(requests))
-    errors = []
-
-    def race(request_id):
-        try:
-            barrier.wait()
-            services.allocate(request_id)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=race, args=(r.id,)) for r in requests]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert all_at_once(services.allocate, [r.id for r in requests]) == []
     decisions = list(BookingRequest.objects.values_list("status", "reason"))
     assert decisions.count(("confirmed", None)) == 4
     assert decisions.count(("rejected", "no_space_available")) == 8

@@ -9,7 +9,14 @@ from django.db import transaction
 from api.bookings import services
 from api.bookings.models import BookingRequest
 from api.catalogue.models import Closure, ExtraOpening
-from tests.factories import ActivityFactory, BookingFactory, SpaceFactory, UserFactory, VenueFactory
+from tests.factories import (
+    ActivityFactory,
+    BookingFactory,
+    SpaceFactory,
+    UserFactory,
+    VenueFactory,
+    z,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -25,10 +32,6 @@ ESPOO = (60.2055, 24.6559)  # ~17.9 km
 def at(hour, minute=0, day=11):
     """January 2027 at a Helsinki wall-clock time (UTC+2), as UTC."""
     return datetime(2027, 1, day, tzinfo=UTC) + timedelta(hours=hour - 2, minutes=minute)
-
-
-def z(moment):
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +58,16 @@ def search(client, **params):
     response = client.get(URL, query)
     assert response.status_code == 200, response.json()
     return response.json()
+
+
+def decide(space, start, duration) -> tuple[str, str | None]:
+    """A direct request for the offer, decided by the worker's code: (status, reason)."""
+    booking_request = BookingRequest.objects.create(
+        user=UserFactory(), space=space, start=start, end=start + duration, party_size=6
+    )
+    services.allocate(booking_request.id)
+    booking_request.refresh_from_db()
+    return booking_request.status, booking_request.reason
 
 
 def offers(body):
@@ -160,16 +173,7 @@ def test_every_offer_lies_in_availability_and_can_be_booked_and_then_is_gone(ano
     for _, start in found:
         assert any(s <= start and start + timedelta(hours=1) <= e for s, e in intervals), start
     _, start = found[0]
-    booking_request = BookingRequest.objects.create(
-        user=UserFactory(),
-        space=space,
-        start=start,
-        end=start + timedelta(hours=1),
-        party_size=6,
-    )
-    services.allocate(booking_request.id)
-    booking_request.refresh_from_db()
-    assert booking_request.status == "confirmed"
+    assert decide(space, start, timedelta(hours=1)) == ("confirmed", None)
     after = offers(search(anonymous, duration_minutes=60))
     assert (space.pk, start) not in after
     assert all(
@@ -186,16 +190,7 @@ def test_every_offer_is_bookable_as_it_stands(anonymous):
     for _, start in found:
         # Each offer on its own, as the world stands (the savepoint undoes the booking).
         savepoint = transaction.savepoint()
-        booking_request = BookingRequest.objects.create(
-            user=UserFactory(),
-            space=space,
-            start=start,
-            end=start + timedelta(minutes=90),
-            party_size=6,
-        )
-        services.allocate(booking_request.id)
-        booking_request.refresh_from_db()
-        assert (booking_request.status, booking_request.reason) == ("confirmed", None), start
+        assert decide(space, start, timedelta(minutes=90)) == ("confirmed", None), start
         transaction.savepoint_rollback(savepoint)
 
 

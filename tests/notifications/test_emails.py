@@ -35,11 +35,12 @@ def tomorrow_at(hour: int) -> datetime:
 
 def request_through_api(user, space, start, end, **extra):
     client = client_for(user)
-    response = client.post(
-        "/api/v1/booking-requests/",
-        {"space": space.pk, "start": start.isoformat(), "end": end.isoformat(), **extra},
-        format="json",
-    )
+    body = {"space": space.pk, "start": start.isoformat(), "end": end.isoformat(), **extra}
+    return decided(client.post("/api/v1/booking-requests/", body, format="json"))
+
+
+def decided(response) -> BookingRequest:
+    """The request a 202 accepted, once the worker has decided it."""
     assert response.status_code == 202, response.json()
     request_id = response.json()["id"]
     wait_for(
@@ -244,14 +245,7 @@ def flexible_through_api(user, window_start, window_end, **extra):
         "duration_minutes": 120,
         **extra,
     }
-    response = client.post("/api/v1/booking-requests/", body, format="json")
-    assert response.status_code == 202, response.json()
-    request_id = response.json()["id"]
-    wait_for(
-        lambda: BookingRequest.objects.filter(pk=request_id).exclude(status="pending").exists(),
-        message="the decision",
-    )
-    return BookingRequest.objects.get(pk=request_id)
+    return decided(client.post("/api/v1/booking-requests/", body, format="json"))
 
 
 def test_a_confirmed_flexible_request_mails_the_code_and_calendar_like_a_direct_one(
