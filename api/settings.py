@@ -1,4 +1,9 @@
-"""FlexiSpace settings: every knob an operator may turn is read from the environment."""
+"""FlexiSpace settings: every knob an operator may turn is read from the environment.
+
+Importing this module only reads: it starts no server, writes no file and opens no connection.
+The embedded servers for unset service URLs are started by the processes that connect, before
+they read these settings (see api/embedded.py).
+"""
 
 from datetime import timedelta
 from pathlib import Path
@@ -7,7 +12,7 @@ import dj_database_url
 
 import beat.schedule
 import devices.keys
-from api import embedded, env
+from api import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -86,20 +91,25 @@ TEMPLATES = [
     }
 ]
 
-# --- services: an unset URL means the embedded server; a set one is used as it is -------------
+# --- services: a set URL is used as it is ------------------------------------------------------
 
-DATABASE_URL = env.string("DATABASE_URL") or embedded.database_url(VAR_DIR)
-REDIS_URL = env.string("REDIS_URL") or embedded.redis_url(VAR_DIR)
-MQTT_URL = env.string("MQTT_URL") or embedded.mqtt_url(VAR_DIR)
+# Unset, a process that connects has put its embedded server's URL here before reading these
+# (api/embedded.py); only commands that connect to nothing, like `check`, see them unset.
+DATABASE_URL = env.string("DATABASE_URL")
+REDIS_URL = env.string("REDIS_URL")
+MQTT_URL = env.string("MQTT_URL")
 MQTT_TOPIC_ROOT = env.string("MQTT_TOPIC_ROOT", "flexispace/v1")
 # Keeps one test run's or benchmark's cache keys and queues apart from another's on shared
 # servers (the database and MQTT_TOPIC_ROOT are set apart the usual way).
 NAMESPACE = env.string("FLEXISPACE_NAMESPACE", "flexispace")
 
-DATABASES = {
-    # Persistent connections: a new connection per request costs more than the request itself.
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
-}
+# Persistent connections: a new connection per request costs more than the request itself.
+# Without a URL (a command that connects to nothing) Django's dummy backend refuses any query.
+DATABASES = {}
+if DATABASE_URL:
+    DATABASES["default"] = dj_database_url.parse(
+        DATABASE_URL, conn_max_age=600, conn_health_checks=True
+    )
 
 CACHES = {
     "default": {
@@ -177,11 +187,10 @@ AVAILABILITY_MAX_DAYS = 31
 
 # --- smart locks (contracts/lock-protocol.md) -------------------------------------------------
 
-# The backend's Ed25519 key: base64 of the raw 32-byte private key. Unset, a development key is
-# generated once into var/ (never use that one in production).
-LOCK_SIGNING_KEY = devices.keys.signing_key(
-    env.string("LOCK_SIGNING_KEY"), VAR_DIR / "lock-signing-key"
-)
+# The backend's Ed25519 key: base64 of the raw 32-byte private key. Unset, the first process
+# that signs generates a development key into LOCK_SIGNING_KEY_FILE (never use it in production).
+LOCK_SIGNING_KEY = devices.keys.checked(env.string("LOCK_SIGNING_KEY"))
+LOCK_SIGNING_KEY_FILE = VAR_DIR / "lock-signing-key"
 LOCK_SIGNING_KID = env.string("LOCK_SIGNING_KID", "backend-1")
 # Grants go onto their lock this long before their window opens.
 LOCK_PROVISION_LEAD = timedelta(hours=env.integer("LOCK_PROVISION_LEAD_HOURS", 24, minimum=1))
