@@ -245,11 +245,36 @@ WEBHOOK_RETRY_MAX_SECONDS = env.integer("WEBHOOK_RETRY_MAX_SECONDS", 1800, minim
 # Connect and read timeout per attempt: a receiver that never answers costs this much, once.
 WEBHOOK_TIMEOUT_SECONDS = env.integer("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 
+# --- logs: one JSON object a line (api/logs.py) -------------------------------------------------
+
+# DEBUG also shows the sweeps that found nothing to do and beat's every send.
+LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "filters": {
+        "bound_fields": {"()": "api.logs.BoundFields"},
+        "beat_sends_at_debug": {
+            "()": "api.logs.AtDebug",
+            "prefixes": ["Scheduler: Sending due task"],
+        },
+    },
+    "formatters": {"json": {"()": "api.logs.Json"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["bound_fields"],
+            "level": LOG_LEVEL,
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Celery's "received" and "succeeded" lines: workers/logs.py writes one line per task
+        # instead, with its ids, at DEBUG for a sweep that did nothing.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.beat": {"filters": ["beat_sends_at_debug"]},
+    },
 }

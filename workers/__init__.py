@@ -33,3 +33,7 @@ def _retire_unusable_connections(**kwargs):
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+# The logging signals (workers/logs.py) must be connected before the worker sets up its logs.
+from workers import logs  # noqa: E402, F401
