@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "django_prometheus",
     "api.accounts",
     "api.catalogue",
     "api.bookings",
@@ -48,6 +49,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # HTTP metrics (django-prometheus): the first and the last middleware, to time everything.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "api.errors.LimitBodySize",
     # The admin's and the API docs' static files, served by the API process itself.
@@ -57,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -244,6 +248,15 @@ WEBHOOK_RETRY_BASE_SECONDS = env.integer("WEBHOOK_RETRY_BASE_SECONDS", 10, minim
 WEBHOOK_RETRY_MAX_SECONDS = env.integer("WEBHOOK_RETRY_MAX_SECONDS", 1800, minimum=1)
 # Connect and read timeout per attempt: a receiver that never answers costs this much, once.
 WEBHOOK_TIMEOUT_SECONDS = env.integer("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+
+# --- metrics (api/metrics.py, docs/operations.md) ---------------------------------------------------
+
+# The port on which a worker, beat or the gateway serves its metrics; 0 serves none. The api
+# serves them at /metrics on its own port.
+METRICS_PORT = env.integer("METRICS_PORT", 0)
+# When set, /metrics answers only `Authorization: Bearer <token>` (Prometheus's
+# `authorization` setting); unset, it answers anyone (development).
+METRICS_TOKEN = env.string("METRICS_TOKEN")
 
 # --- logs: one JSON object a line (api/logs.py) -------------------------------------------------
 

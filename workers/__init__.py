@@ -35,5 +35,5 @@ def _retire_unusable_connections(**kwargs):
     close_old_connections()
 
 
-# The logging signals (workers/logs.py) must be connected before the worker sets up its logs.
-from workers import logs  # noqa: E402, F401
+# Their signal receivers must be connected before the worker sets up its logs and its pool.
+from workers import logs, metrics  # noqa: E402, F401
