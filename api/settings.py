@@ -95,7 +95,7 @@ TEMPLATES = [
     }
 ]
 
-# --- services: a set URL is used as it is ------------------------------------------------------
+# --- services: a set URL is used as it is ---------------------------------------------------------
 
 # Unset, a process that connects has put its embedded server's URL here before reading these
 # (api/embedded.py); only commands that connect to nothing, like `check`, see them unset.
@@ -123,7 +123,7 @@ CACHES = {
     }
 }
 
-# --- Celery -----------------------------------------------------------------------------------
+# --- Celery ---------------------------------------------------------------------------------------
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -155,7 +155,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = beat.schedule.SCHEDULE
 CELERY_TIMEZONE = "UTC"
 
-# --- Django REST framework --------------------------------------------------------------------
+# --- Django REST framework ------------------------------------------------------------------------
 
 THROTTLING = env.boolean("THROTTLING", True)
 REST_FRAMEWORK = {
@@ -179,7 +179,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"WebhookEventEnum": "api.notifications.choices.WebhookEvent"},
 }
 
-# --- booking rules ----------------------------------------------------------------------------
+# --- booking rules --------------------------------------------------------------------------------
 
 # Booking requests one person may make, e.g. "30/min" (429 with Retry-After beyond it).
 BOOKING_REQUEST_RATE = env.string("BOOKING_REQUEST_RATE", "30/min")
@@ -189,7 +189,7 @@ MAX_ACTIVE_BOOKINGS_PER_USER = env.integer("MAX_ACTIVE_BOOKINGS_PER_USER", 10, m
 BOOKING_REQUEUE_AFTER = timedelta(seconds=env.integer("BOOKING_REQUEUE_AFTER_SECONDS", 30))
 AVAILABILITY_MAX_DAYS = 31
 
-# --- smart locks (contracts/lock-protocol.md) -------------------------------------------------
+# --- smart locks (docs/lock-protocol.md) ----------------------------------------------------------
 
 # The backend's Ed25519 key: base64 of the raw 32-byte private key. Unset, the first process
 # that signs generates a development key into LOCK_SIGNING_KEY_FILE (never use it in production).
@@ -204,7 +204,7 @@ LOCK_KEEPALIVE_SECONDS = env.integer("LOCK_KEEPALIVE_SECONDS", 60, minimum=1)
 LOCK_REPUBLISH_AFTER = timedelta(seconds=env.integer("LOCK_REPUBLISH_AFTER_SECONDS", 30))
 LOCK_CODE_DIGITS = env.integer("LOCK_CODE_DIGITS", 6, minimum=4)
 
-# --- notifications: email, webhooks, calendars -------------------------------------------------
+# --- notifications: email, webhooks, calendars ----------------------------------------------------
 
 # Links in mail and the personal calendar feed's URL start with this.
 PUBLIC_URL = env.string("PUBLIC_URL", f"http://127.0.0.1:{env.integer('PORT', 8000)}").rstrip("/")
@@ -249,7 +249,7 @@ WEBHOOK_RETRY_MAX_SECONDS = env.integer("WEBHOOK_RETRY_MAX_SECONDS", 1800, minim
 # Connect and read timeout per attempt: a receiver that never answers costs this much, once.
 WEBHOOK_TIMEOUT_SECONDS = env.integer("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 
-# --- metrics (api/metrics.py, docs/operations.md) ---------------------------------------------------
+# --- metrics (api/metrics.py, docs/operations.md) -------------------------------------------------
 
 # The port on which a worker, beat or the gateway serves its metrics; 0 serves none. The api
 # serves them at /metrics on its own port.
@@ -258,7 +258,7 @@ METRICS_PORT = env.integer("METRICS_PORT", 0)
 # `authorization` setting); unset, it answers anyone (development).
 METRICS_TOKEN = env.string("METRICS_TOKEN")
 
-# --- logs: one JSON object a line (api/logs.py) -------------------------------------------------
+# --- logs: one JSON object a line (api/logs.py) ---------------------------------------------------
 
 # DEBUG also shows the sweeps that found nothing to do and beat's every send.
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
