@@ -8,12 +8,17 @@ import logging.config
 import pytest
 from celery.signals import task_postrun, task_prerun
 from django.conf import settings
+from django.utils import timezone
 
 from api import logs
+from api.access.choices import GrantState
+from api.access.models import Grant, Lock
+from api.bookings import services as bookings
 from api.bookings.models import BookingRequest
 from beat.tasks import sweep_lock_boundaries
+from tests.access.conftest import enrol, fleet, gateway, join  # noqa: F401  (fixtures)
 from tests.conftest import wait_for
-from tests.factories import SpaceFactory, next_slot
+from tests.factories import BookingRequestFactory, SpaceFactory, next_slot
 from workers.logs import did_nothing
 
 
@@ -124,3 +129,36 @@ def test_the_workers_lines_about_a_decision_are_json_and_carry_its_ids(celery_wo
     )
     assert task_line[0]["request_id"] == request_id
     assert task_line[0]["duration_ms"] >= 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_gateways_line_for_a_code_used_carries_the_lock_and_grant_ids(
+    gateway,  # noqa: F811
+    fleet,  # noqa: F811
+    owner,
+):
+    lock = enrol(SpaceFactory())
+    join(fleet, lock)
+    wait_for(lambda: Lock.objects.get(pk=lock.pk).online, message="the lock online")
+    start, end = next_slot()
+    request = BookingRequestFactory(space=lock.space, user=owner, start=start, end=end)
+    bookings.allocate(request.id)
+    grant = Grant.objects.get(booking__request=request)
+    wait_for(
+        lambda: Grant.objects.filter(pk=grant.pk, state=GrantState.PROVISIONED).exists(),
+        message="the grant on the lock",
+    )
+    # The lock's clock moved into the window: the code opens the door.
+    fleet.set(lock.id, skew=(grant.valid_from - timezone.now()).total_seconds() + 30)
+    assert fleet.try_code(lock.id, grant.code)["result"] == "granted"
+
+    def event_lines():
+        return [
+            line
+            for line in map(json.loads, gateway.log_path.read_text().splitlines())
+            if line.get("grant_id") == grant.id
+        ]
+
+    (line,) = wait_for(event_lines, message="the gateway's line about the code")
+    assert line["lock_id"] == lock.id
+    assert line["message"] == f"lock {lock.id}: access granted (grant {grant.id})"

@@ -102,6 +102,18 @@ def test_after_a_booking_and_a_lock_event_every_metric_is_there(
     assert value(worker, "flexispace_tasks_total", task="locks.publish", state="SUCCESS") >= 1
     assert value(worker, "flexispace_task_duration_seconds_count", task="allocation.allocate") >= 1
 
+    # The lock's status and report reached the gateway, which counted them.
+    recorded = scrape(gateway.metrics_url)
+    assert (
+        value(recorded, "flexispace_gateway_messages_total", kind="status", outcome="recorded") >= 1
+    )
+    assert (
+        value(recorded, "flexispace_gateway_messages_total", kind="reported", outcome="recorded")
+        >= 1
+    )
+    assert value(recorded, "flexispace_gateway_batch_duration_seconds_count") >= 1
+    assert value(recorded, "flexispace_gateway_inbox") >= 0
+
 
 @pytest.mark.django_db
 def test_a_pending_request_shows_its_age(owner, anonymous):
