@@ -7,7 +7,7 @@ from api.access.views import AlertsView, LockViewSet
 from api.bookings.views import BookingRequestViewSet, BookingViewSet
 from api.catalogue.views import ActivityViewSet, SpaceViewSet, VenueViewSet
 from api.notifications.views import WebhookViewSet
-from api.ops.views import healthz, readyz
+from api.ops.views import healthz, metrics, readyz
 
 router = DefaultRouter()
 router.register("activities", ActivityViewSet)
@@ -28,4 +28,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
 ]

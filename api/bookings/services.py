@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from api.access import services as access
 from api.accounts.models import User
+from api.bookings import metrics
 from api.bookings.choices import BookingStatus, RejectReason, RequestStatus
 from api.bookings.models import Booking, BookingRequest
 from api.notifications import services as notifications
@@ -80,6 +81,17 @@ def allocate(request_id) -> None:
         booking_request.decided_at = timezone.now()
         booking_request.save(update_fields=["status", "reason", "decided_at"])
         notifications.request_decided(booking_request, booking)
+    outcome = reason or "confirmed"
+    metrics.DECISIONS.labels(outcome=outcome).inc()
+    log.info(
+        "booking request %s",
+        outcome,
+        extra={
+            "request_id": str(booking_request.pk),
+            "booking_id": booking.pk if booking else None,
+            "space_id": booking_request.space_id,
+        },
+    )
 
 
 def _reason_to_reject(booking_request: BookingRequest) -> RejectReason | None:
