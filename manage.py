@@ -4,6 +4,12 @@ import sys
 
 if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
+    from api import embedded
+
+    # Before Django reads the settings: a command that may connect gets the embedded servers
+    # for the service URLs that are unset.
+    if embedded.command_connects(sys.argv):
+        embedded.start_unset()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

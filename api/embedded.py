@@ -1,14 +1,20 @@
 """The embedded defaults: PostgreSQL, Redis and an MQTT broker for a machine that has none.
 
-Each function starts its server with the data under `var/`, or reuses the one that an earlier
-call or another process already started there, puts the URL into `os.environ` and returns it.
-Child processes (the Procfile's processes, a Celery worker started by the tests) inherit the
-variable, so they connect to the same server instead of starting their own.
+`start_unset()` starts a server for each of DATABASE_URL, REDIS_URL and MQTT_URL that is unset
+(or reuses the one an earlier call or another process already started under `var/`) and puts
+its URL into `os.environ`, before the process reads its settings. Child processes (the
+Procfile's processes under `manage.py up`, a Celery worker started by the tests) inherit the
+variables, so they connect to the same servers instead of starting their own.
+
+The settings never call it: the processes that connect do, at their entry, before Django reads
+the settings — `manage.py` for every command but those that connect to nothing
+(`NO_SERVICES`), the test run (tests/settings.py), a WSGI server (api/wsgi.py) and the Celery
+command (workers/__init__.py).
 
 Every process that calls these is recorded as a user of the server, and the last user to exit
 stops it: a test run that started the servers may end while `manage.py up` or another test run
 still uses them. A user killed outright cannot leave; its server then stops when the next user
-that exits finds no other user alive. This module is imported by the settings, so it must not
+that exits finds no other user alive. This module runs before Django is set up, so it must not
 import Django.
 """
 
@@ -32,6 +38,25 @@ from urllib.parse import urlsplit
 DATABASE_NAME = "flexispace"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
+VAR_DIR = Path(__file__).resolve().parent.parent / "var"
+# manage.py commands that never open a connection, so they start no server. Any other command
+# gets the embedded servers for its unset URLs: a command missing here costs a start, never a
+# failure.
+NO_SERVICES = {
+    "help",
+    "version",
+    "check",
+    "collectstatic",
+    "findstatic",
+    "compilemessages",
+    "makemessages",
+    "diffsettings",
+    "startapp",
+    "startproject",
+    "sendtestemail",
+    "spectacular",
+    "broker_config",
+}
 
 
 @dataclass
@@ -46,6 +71,34 @@ class _Use:
 
 _uses: list[_Use] = []
 _pid = os.getpid()
+
+
+def command_connects(argv: list[str]) -> bool:
+    """Whether `manage.py` with these arguments may connect to a service."""
+    words = argv[1:]
+    if not words or words[0].startswith("-") or {"-h", "--help"} & set(words):
+        return False
+    return words[0] not in NO_SERVICES
+
+
+def start_unset(var_dir: Path = VAR_DIR) -> dict[str, str]:
+    """Start (or reuse) the embedded server of each unset service URL; say so in one line.
+
+    Returns {variable: URL} of the embedded servers this process now uses.
+    """
+    servers = [
+        ("DATABASE_URL", "PostgreSQL", database_url),
+        ("REDIS_URL", "Redis", redis_url),
+        ("MQTT_URL", "MQTT broker (amqtt)", mqtt_url),
+    ]
+    unset = [server for server in servers if not os.environ.get(server[0])]
+    if not unset:
+        return {}
+    urls = {variable: start(var_dir) for variable, _, start in unset}
+    names = ", ".join(variable for variable, _, _ in unset)
+    used = ", ".join(f"{label} at {urls[variable]}" for variable, label, _ in unset)
+    print(f"{names} unset: using the embedded {used} (data in var/)", file=sys.stderr)
+    return urls
 
 
 def database_url(var_dir: Path) -> str:
@@ -109,8 +162,6 @@ def _ensure(
         if state is None:
             process, url = start(directory)
             state = {"pid": process.pid, "url": url, "users": []}
-            shown = directory.relative_to(directory.parent.parent)
-            print(f"embedded {label} at {url} (data in {shown})", file=sys.stderr)
         state["users"] = [user for user in _alive(state["users"]) if user != _pid] + [_pid]
         _write(directory, state)
     _uses.append(_Use(label, directory, stop_signal, process))

@@ -55,3 +55,11 @@ def integers(name: str, default: list[int], minimum: int = 0) -> list[int]:
     if any(value < minimum for value in values):
         raise ImproperlyConfigured(f"{name} values must be at least {minimum}.")
     return sorted(values)
+
+
+def choice(name: str, default: str, choices: list[str]) -> str:
+    """One of `choices` (compared in upper case, as log levels are written)."""
+    value = (string(name) or default).upper()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} must be one of {', '.join(choices)}.")
+    return value

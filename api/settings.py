@@ -1,4 +1,9 @@
-"""FlexiSpace settings: every knob an operator may turn is read from the environment."""
+"""FlexiSpace settings: every knob an operator may turn is read from the environment.
+
+Importing this module only reads: it starts no server, writes no file and opens no connection.
+The embedded servers for unset service URLs are started by the processes that connect, before
+they read these settings (see api/embedded.py).
+"""
 
 from datetime import timedelta
 from pathlib import Path
@@ -7,7 +12,7 @@ import dj_database_url
 
 import beat.schedule
 import devices.keys
-from api import embedded, env
+from api import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -34,6 +39,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "django_prometheus",
     "api.accounts",
     "api.catalogue",
     "api.bookings",
@@ -43,6 +49,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # HTTP metrics (django-prometheus): the first and the last middleware, to time everything.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "api.errors.LimitBodySize",
     # The admin's and the API docs' static files, served by the API process itself.
@@ -52,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -86,20 +95,25 @@ TEMPLATES = [
     }
 ]
 
-# --- services: an unset URL means the embedded server; a set one is used as it is -------------
+# --- services: a set URL is used as it is ---------------------------------------------------------
 
-DATABASE_URL = env.string("DATABASE_URL") or embedded.database_url(VAR_DIR)
-REDIS_URL = env.string("REDIS_URL") or embedded.redis_url(VAR_DIR)
-MQTT_URL = env.string("MQTT_URL") or embedded.mqtt_url(VAR_DIR)
+# Unset, a process that connects has put its embedded server's URL here before reading these
+# (api/embedded.py); only commands that connect to nothing, like `check`, see them unset.
+DATABASE_URL = env.string("DATABASE_URL")
+REDIS_URL = env.string("REDIS_URL")
+MQTT_URL = env.string("MQTT_URL")
 MQTT_TOPIC_ROOT = env.string("MQTT_TOPIC_ROOT", "flexispace/v1")
 # Keeps one test run's or benchmark's cache keys and queues apart from another's on shared
 # servers (the database and MQTT_TOPIC_ROOT are set apart the usual way).
 NAMESPACE = env.string("FLEXISPACE_NAMESPACE", "flexispace")
 
-DATABASES = {
-    # Persistent connections: a new connection per request costs more than the request itself.
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
-}
+# Persistent connections: a new connection per request costs more than the request itself.
+# Without a URL (a command that connects to nothing) Django's dummy backend refuses any query.
+DATABASES = {}
+if DATABASE_URL:
+    DATABASES["default"] = dj_database_url.parse(
+        DATABASE_URL, conn_max_age=600, conn_health_checks=True
+    )
 
 CACHES = {
     "default": {
@@ -109,7 +123,7 @@ CACHES = {
     }
 }
 
-# --- Celery -----------------------------------------------------------------------------------
+# --- Celery ---------------------------------------------------------------------------------------
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -141,7 +155,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = beat.schedule.SCHEDULE
 CELERY_TIMEZONE = "UTC"
 
-# --- Django REST framework --------------------------------------------------------------------
+# --- Django REST framework ------------------------------------------------------------------------
 
 THROTTLING = env.boolean("THROTTLING", True)
 REST_FRAMEWORK = {
@@ -165,7 +179,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"WebhookEventEnum": "api.notifications.choices.WebhookEvent"},
 }
 
-# --- booking rules ----------------------------------------------------------------------------
+# --- booking rules --------------------------------------------------------------------------------
 
 # Booking requests one person may make, e.g. "30/min" (429 with Retry-After beyond it).
 BOOKING_REQUEST_RATE = env.string("BOOKING_REQUEST_RATE", "30/min")
@@ -175,13 +189,12 @@ MAX_ACTIVE_BOOKINGS_PER_USER = env.integer("MAX_ACTIVE_BOOKINGS_PER_USER", 10, m
 BOOKING_REQUEUE_AFTER = timedelta(seconds=env.integer("BOOKING_REQUEUE_AFTER_SECONDS", 30))
 AVAILABILITY_MAX_DAYS = 31
 
-# --- smart locks (contracts/lock-protocol.md) -------------------------------------------------
+# --- smart locks (docs/lock-protocol.md) ----------------------------------------------------------
 
-# The backend's Ed25519 key: base64 of the raw 32-byte private key. Unset, a development key is
-# generated once into var/ (never use that one in production).
-LOCK_SIGNING_KEY = devices.keys.signing_key(
-    env.string("LOCK_SIGNING_KEY"), VAR_DIR / "lock-signing-key"
-)
+# The backend's Ed25519 key: base64 of the raw 32-byte private key. Unset, the first process
+# that signs generates a development key into LOCK_SIGNING_KEY_FILE (never use it in production).
+LOCK_SIGNING_KEY = devices.keys.checked(env.string("LOCK_SIGNING_KEY"))
+LOCK_SIGNING_KEY_FILE = VAR_DIR / "lock-signing-key"
 LOCK_SIGNING_KID = env.string("LOCK_SIGNING_KID", "backend-1")
 # Grants go onto their lock this long before their window opens.
 LOCK_PROVISION_LEAD = timedelta(hours=env.integer("LOCK_PROVISION_LEAD_HOURS", 24, minimum=1))
@@ -191,7 +204,7 @@ LOCK_KEEPALIVE_SECONDS = env.integer("LOCK_KEEPALIVE_SECONDS", 60, minimum=1)
 LOCK_REPUBLISH_AFTER = timedelta(seconds=env.integer("LOCK_REPUBLISH_AFTER_SECONDS", 30))
 LOCK_CODE_DIGITS = env.integer("LOCK_CODE_DIGITS", 6, minimum=4)
 
-# --- notifications: email, webhooks, calendars -------------------------------------------------
+# --- notifications: email, webhooks, calendars ----------------------------------------------------
 
 # Links in mail and the personal calendar feed's URL start with this.
 PUBLIC_URL = env.string("PUBLIC_URL", f"http://127.0.0.1:{env.integer('PORT', 8000)}").rstrip("/")
@@ -236,11 +249,45 @@ WEBHOOK_RETRY_MAX_SECONDS = env.integer("WEBHOOK_RETRY_MAX_SECONDS", 1800, minim
 # Connect and read timeout per attempt: a receiver that never answers costs this much, once.
 WEBHOOK_TIMEOUT_SECONDS = env.integer("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 
+# --- metrics (api/metrics.py, docs/operations.md) -------------------------------------------------
+
+# The port on which a worker, beat or the gateway serves its metrics; 0 serves none. The api
+# serves them at /metrics on its own port.
+METRICS_PORT = env.integer("METRICS_PORT", 0)
+# When set, /metrics answers only `Authorization: Bearer <token>` (Prometheus's
+# `authorization` setting); unset, it answers anyone (development).
+METRICS_TOKEN = env.string("METRICS_TOKEN")
+
+# --- logs: one JSON object a line (api/logs.py) ---------------------------------------------------
+
+# DEBUG also shows the sweeps that found nothing to do and beat's every send.
+LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "filters": {
+        "bound_fields": {"()": "api.logs.BoundFields"},
+        "beat_sends_at_debug": {
+            "()": "api.logs.AtDebug",
+            "prefixes": ["Scheduler: Sending due task"],
+        },
+    },
+    "formatters": {"json": {"()": "api.logs.Json"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["bound_fields"],
+            "level": LOG_LEVEL,
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Celery's "received" and "succeeded" lines: workers/logs.py writes one line per task
+        # instead, with its ids, at DEBUG for a sweep that did nothing.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.beat": {"filters": ["beat_sends_at_debug"]},
+    },
 }

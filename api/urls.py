@@ -14,7 +14,7 @@ from api.catalogue.views import (
     VenueViewSet,
 )
 from api.notifications.views import WebhookViewSet
-from api.ops.views import healthz, readyz
+from api.ops.views import healthz, metrics, readyz
 
 router = DefaultRouter()
 router.register("activities", ActivityViewSet)
@@ -39,4 +39,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
 ]

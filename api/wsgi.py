@@ -2,5 +2,10 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from api import embedded
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
+# A WSGI server run without service URLs serves from the embedded servers (api/embedded.py);
+# under `manage.py up` or in a container the URLs are set and this does nothing.
+embedded.start_unset()
 application = get_wsgi_application()

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from devices import protocol
+from devices import metrics, protocol
 from devices.mqtt import connect_and_wait, make_client
 
 log = logging.getLogger("gateway")
@@ -44,9 +44,11 @@ class Gateway:
         try:
             while not self.stopping.is_set():
                 batch = self._take()
+                metrics.INBOX.set(self.inbox.qsize())
                 if batch:
                     close_old_connections()
-                    self.handle(batch)
+                    with metrics.BATCH_SECONDS.time():
+                        self.handle(batch)
         finally:
             client.disconnect()
             client.loop_stop()
@@ -93,7 +95,11 @@ class Gateway:
         for lock_id, kind, message in parsed:
             if lock_id not in known:
                 self.ignored += 1
-                log.warning("ignored a %s message from %s, which is not enrolled", kind, lock_id)
+                metrics.MESSAGES.labels(kind=kind, outcome="not_enrolled").inc()
+                log.warning(
+                    "ignored a %s message from %s, which is not enrolled", kind, lock_id,
+                    extra={"lock_id": lock_id},
+                )  # fmt: skip
                 continue
             if kind == "status":
                 services.record_status(lock_id, message["online"], now)
@@ -107,10 +113,12 @@ class Gateway:
                     log.info(
                         "lock %s: %s %s%s", lock_id, event.type, event.result,
                         f" (grant {event.grant_id})" if event.grant_id else "",
+                        extra={"lock_id": lock_id, "grant_id": event.grant_id or None},
                     )  # fmt: skip
             if kind != "status":
                 seen.add(lock_id)
             self.handled += 1
+            metrics.MESSAGES.labels(kind=kind, outcome="recorded").inc()
         # The reports of a batch together: a few statements however many locks reported.
         services.record_reports(reports, now)
         services.record_seen(seen, now)
@@ -120,6 +128,7 @@ class Gateway:
         where = protocol.parse_topic(self.root, name)
         if where is None or where[1] not in protocol.FROM_LOCK:
             self.ignored += 1
+            metrics.MESSAGES.labels(kind="unknown", outcome="topic").inc()
             return None
         lock_id, kind = where
         if not payload:
@@ -128,13 +137,18 @@ class Gateway:
             message = protocol.validate_from_lock(kind, protocol.decode(payload))
         except protocol.InvalidMessage as error:
             self.ignored += 1
-            log.warning("ignored an invalid %s message on %s: %s", kind, name, error)
+            metrics.MESSAGES.labels(kind=kind, outcome="invalid").inc()
+            log.warning(
+                "ignored an invalid %s message on %s: %s", kind, name, error,
+                extra={"lock_id": lock_id},
+            )  # fmt: skip
             return None
         if message["lock_id"] != lock_id:
             self.ignored += 1
+            metrics.MESSAGES.labels(kind=kind, outcome="impostor").inc()
             log.warning(
                 "ignored a %s message on %s that claims to be from lock %s",
-                kind, name, message["lock_id"],
+                kind, name, message["lock_id"], extra={"lock_id": lock_id},
             )  # fmt: skip
             return None
         return lock_id, kind, message

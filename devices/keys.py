@@ -1,28 +1,36 @@
 """The backend's Ed25519 signing key: from configuration, or generated once for development.
 
-Imported by the settings, so it must not import Django.
+Imported by the settings, so it must not import Django at the top.
 """
 
 import os
+import time
 from pathlib import Path
 
 from devices import protocol
 
 
-def signing_key(configured: str | None, path: Path) -> str:
-    """The configured key (base64 of the raw 32 bytes), else the one kept in `path`.
+def checked(configured: str | None) -> str | None:
+    """The configured key (base64 of the raw 32 bytes), or None when unset.
 
-    A configured key that does not parse stops start-up. The development key is created once,
-    readable by its owner only; processes that start together agree on it (O_EXCL).
+    A key that does not parse stops start-up; checking it reads nothing and writes nothing.
     """
-    if configured:
-        try:
-            protocol.load_private_key(configured)
-        except ValueError as error:
-            from django.core.exceptions import ImproperlyConfigured
+    if not configured:
+        return None
+    try:
+        protocol.load_private_key(configured)
+    except ValueError as error:
+        from django.core.exceptions import ImproperlyConfigured
 
-            raise ImproperlyConfigured(f"LOCK_SIGNING_KEY: {error}") from None
-        return configured
+        raise ImproperlyConfigured(f"LOCK_SIGNING_KEY: {error}") from None
+    return configured
+
+
+def development_key(path: Path) -> str:
+    """The development key kept in `path`, created on first use.
+
+    Readable by its owner only; processes that start together agree on it (O_EXCL).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -32,8 +40,6 @@ def signing_key(configured: str | None, path: Path) -> str:
             if key:
                 return key
             # Another process created the file a moment ago and is writing it.
-            import time
-
             time.sleep(0.02)
         raise RuntimeError(f"{path} is empty; delete it to generate a new key") from None
     key = protocol.generate_private_key()

@@ -1,4 +1,4 @@
-"""The lock protocol, version 1, in one place (see contracts/lock-protocol.md).
+"""The lock protocol, version 1, in one place (see docs/lock-protocol.md).
 
 Topics, the canonical JSON form, Ed25519 signing and verification, times, and the validation of
 every message a lock sends. Pure functions: no Django, no MQTT, so the simulator, the gateway,

@@ -2,6 +2,7 @@
 Celery worker on the real Redis for tests about queues."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -121,6 +122,12 @@ def child_database_url() -> str:
     return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def start_process(name: str, argv: list[str], ready: str, timeout: float = 60.0, **env):
     """Start a project process against the test database; wait for `ready` in its log."""
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -166,6 +173,11 @@ def _worker_process(django_db_setup, django_db_blocker):
     with app.connection_for_write() as conn:
         for queue in QUEUES:
             conn.default_channel.queue_purge(queue)
+    # Its metrics, from all its pool processes, on a port of its own (api/metrics.py).
+    metrics_dir = LOGS.parent / "test-metrics" / RUN
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    metrics_port = free_port()
     worker = start_process(
         "worker",
         [
@@ -175,11 +187,15 @@ def _worker_process(django_db_setup, django_db_blocker):
             "--loglevel", "INFO",
         ],
         ready="ready.",
+        METRICS_PORT=str(metrics_port),
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
     )  # fmt: skip
+    worker.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     _session_worker.append(worker)
     yield worker
     _session_worker.clear()
     stop_process(worker)
+    shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -217,12 +233,8 @@ def wait_until_idle(worker, timeout=30.0):
 
     def idle():
         with app.connection_for_write() as conn:
-            queued = sum(
-                conn.default_channel.client.llen(
-                    f"{app.conf.broker_transport_options['global_keyprefix']}{q}"
-                )
-                for q in QUEUES
-            )
+            # The channel adds the key prefix itself and counts every priority.
+            queued = sum(conn.default_channel._size(q) for q in QUEUES)
         if queued:
             return False
         busy = [*(inspector.active() or {}).values(), *(inspector.reserved() or {}).values()]

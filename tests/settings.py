@@ -7,8 +7,13 @@ the lock topics apart. Processes the tests start inherit them through the enviro
 
 import os
 
+from api import embedded
+
 RUN = os.environ.setdefault("FLEXISPACE_NAMESPACE", f"test{os.getpid()}")
 os.environ.setdefault("MQTT_TOPIC_ROOT", f"{RUN}/flexispace/v1")
+# The test run connects to everything: it uses the embedded servers for the unset service URLs,
+# started here, before the project's settings read them (they are stopped when the run ends).
+embedded.start_unset()
 
 from api.settings import *  # noqa: E402, F403
 

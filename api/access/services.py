@@ -24,7 +24,7 @@ from api.access.models import Grant, Lock, LockCommand, LockEvent
 from api.bookings.choices import BookingStatus
 from api.bookings.models import Booking
 from api.catalogue.models import Space
-from devices import protocol
+from devices import keys, protocol
 from workers.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,10 @@ COMMAND_LIFETIME = timedelta(seconds=60)
 
 @cache
 def _private_key():
-    return protocol.load_private_key(settings.LOCK_SIGNING_KEY)
+    configured = settings.LOCK_SIGNING_KEY
+    return protocol.load_private_key(
+        configured or keys.development_key(settings.LOCK_SIGNING_KEY_FILE)
+    )
 
 
 def public_key() -> str:

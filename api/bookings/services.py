@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from api.access import services as access
 from api.accounts.models import User
-from api.bookings import availability, rules, search
+from api.bookings import availability, metrics, rules, search
 from api.bookings.choices import BookingStatus, RejectReason, RequestStatus
 from api.bookings.models import Booking, BookingRequest
 from api.catalogue.models import Space
@@ -90,6 +90,17 @@ def allocate(request_id) -> None:
             update_fields=["status", "reason", "decided_at", "space", "start", "end"]
         )
         notifications.request_decided(booking_request, booking)
+    outcome = reason or "confirmed"
+    metrics.DECISIONS.labels(outcome=outcome).inc()
+    log.info(
+        "booking request %s",
+        outcome,
+        extra={
+            "request_id": str(booking_request.pk),
+            "booking_id": booking.pk if booking else None,
+            "space_id": booking_request.space_id,
+        },
+    )
 
 
 def _book_as_asked(booking_request: BookingRequest, now: datetime):

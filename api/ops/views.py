@@ -1,9 +1,18 @@
-"""Health endpoints for load balancers and orchestrators."""
+"""Health endpoints for load balancers and orchestrators, and the metrics for Prometheus."""
 
-from django.http import JsonResponse
+import hmac
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from api import metrics as process_metrics
 from api.ops import probes
+from api.ops.metrics import StateCollector
+
+STATE = CollectorRegistry(auto_describe=False)
+STATE.register(StateCollector())
 
 PROBES = {
     "database": probes.check_database,
@@ -27,3 +36,19 @@ def readyz(request):
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", **body}, status=200 if ready else 503
     )
+
+
+@require_GET
+def metrics(request):
+    """The api's own metrics (HTTP, from all its processes) and the state of the whole system.
+
+    With METRICS_TOKEN set, only a request with `Authorization: Bearer <token>` gets them.
+    """
+    if settings.METRICS_TOKEN:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(given.encode(), settings.METRICS_TOKEN.encode()):
+            response = JsonResponse({"detail": "A bearer token is required."}, status=401)
+            response["WWW-Authenticate"] = "Bearer"
+            return response
+    body = generate_latest(process_metrics.registry()) + generate_latest(STATE)
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

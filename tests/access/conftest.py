@@ -9,7 +9,7 @@ from django.conf import settings
 
 from api.access import services
 from devices.simulator import Fleet, VirtualLock
-from tests.conftest import start_process, stop_process
+from tests.conftest import free_port, start_process, stop_process
 from tests.factories import SpaceFactory
 from tests.settings import RUN
 
@@ -44,8 +44,13 @@ def join(fleet, lock) -> VirtualLock:
 
 @pytest.fixture
 def gateway(celery_worker):
+    port = free_port()
     process = start_process(
-        "gateway", [sys.executable, "manage.py", "gateway"], ready="gateway subscribed"
+        "gateway",
+        [sys.executable, "manage.py", "gateway"],
+        ready="gateway subscribed",
+        METRICS_PORT=str(port),
     )
+    process.metrics_url = f"http://127.0.0.1:{port}/metrics"
     yield process
     stop_process(process)

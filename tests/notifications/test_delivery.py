@@ -20,6 +20,8 @@ from tests.conftest import client_for, wait_for
 from tests.factories import BookingFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# The worker's line for a send task that found its row already claimed (workers/logs.py).
+NOT_PENDING = '"result": "not-pending"'
 
 
 def cancelled_booking_notification(email: str) -> Notification:
@@ -58,13 +60,13 @@ def test_a_worker_killed_while_sending_sends_no_duplicate(celery_worker, smtp):
     notification.refresh_from_db()
     assert (notification.state, notification.attempts) == (NotificationState.SENDING, 1)
 
-    redelivered = celery_worker.log_path.read_text().count("'not-pending'")
+    redelivered = celery_worker.log_path.read_text().count(NOT_PENDING)
     for pid in _pool_children(celery_worker):  # the process sending it dies mid-send
         os.kill(pid, signal.SIGKILL)
     smtp.hold.clear()
     # The task is redelivered (acks_late, reject_on_worker_lost) and finds the row claimed.
     wait_for(
-        lambda: celery_worker.log_path.read_text().count("'not-pending'") > redelivered,
+        lambda: celery_worker.log_path.read_text().count(NOT_PENDING) > redelivered,
         message="the redelivered task",
     )
     assert Notification.objects.get(pk=notification.pk).state == NotificationState.SENDING

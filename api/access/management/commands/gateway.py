@@ -1,7 +1,9 @@
 import signal
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from api import metrics
 from devices.gateway import Gateway
 
 
@@ -12,4 +14,5 @@ class Command(BaseCommand):
         gateway = Gateway()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *args: gateway.stop())
+        metrics.serve(settings.METRICS_PORT)
         gateway.run()
