@@ -99,7 +99,7 @@ class Block:
         self.distance_km = distance_km
         self.starts = starts
         self.spaces = spaces  # sorted by id
-        self.venues = dict(zip(spaces, venues, strict=True))
+        self.venues = venues  # a space's venue, for these spaces and maybe others
         self.duration = duration
         self.taken: dict[int, list[tuple[int, int]]] = {}
         ended = [0] * (len(starts) + 1)  # how many spaces' taken stretches end at each index
@@ -270,14 +270,14 @@ def search(query: SlotQuery, now: datetime | None = None) -> Offers:
     for group in groups:
         weekly = hours.from_weekly_key(group["weekly_hours"])
         zone = zones[group["venue__timezone"]]
-        members = sorted(zip(group["ids"], group["venues"], strict=True))
+        members = sorted(group["ids"])
         # Spaces with dated openings or closures of their own leave the group.
         by_hours = {((), ()): members}
-        if not dated.isdisjoint(group["ids"]):
+        if not dated.isdisjoint(members):
             by_hours = defaultdict(list)
-            for space, venue in members:
+            for space in members:
                 own = (tuple(sorted(openings.get(space, ()))), tuple(closures.get(space, ())))
-                by_hours[own].append((space, venue))
+                by_hours[own].append(space)
         for (dated_openings, dated_closures), members in by_hours.items():
             space_rules = availability.space_rules(
                 group, zone, weekly, activities, dated_openings, dated_closures
@@ -290,14 +290,13 @@ def search(query: SlotQuery, now: datetime | None = None) -> Offers:
                     space_rules, start, end, query.duration, now
                 )
             if shared_starts[timing]:
-                ids, venue_ids = zip(*members, strict=True)
                 blocks.append(
                     Block(
                         space_rules,
                         group["distance_km"],
                         shared_starts[timing],
-                        ids,
-                        venue_ids,
+                        members,
+                        venues,
                         bookings,
                         query.duration,
                     )
