@@ -1,3 +1,4 @@
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -9,3 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
 # under `manage.py up` or in a container the URLs are set and this does nothing.
 embedded.start_unset()
 application = get_wsgi_application()
+# What is loaded by now lives as long as the process: kept out of the cyclic collector's way, so
+# that a request that allocates much (slot search across a city) does not pay for scanning all
+# of Django each time a collection runs (benchmarks/RESULTS.md, growth: GET /slots/).
+gc.freeze()

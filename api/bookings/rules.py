@@ -227,9 +227,11 @@ def _grid_near(zone: ZoneInfo, step: int, instant: datetime, after: bool) -> dat
 # --- free time and the starts a booking may take -----------------------------------------------
 
 
-def widen(space: SpaceRules, bookings: Iterable[Interval]) -> list[Interval]:
-    """Where no new booking may be: each live booking widened by the buffer on both sides."""
-    return [(start - space.buffer, end + space.buffer) for start, end in bookings]
+def widen(bookings: Iterable[Interval], buffer: timedelta) -> list[Interval]:
+    """Where no new booking may be: each live booking widened by the space's buffer on both
+    sides. (Instants and spans of one kind: datetimes and a timedelta, or, for slot search,
+    epoch seconds and seconds.)"""
+    return [(start - buffer, end + buffer) for start, end in bookings]
 
 
 def free_intervals(
@@ -306,25 +308,25 @@ def _same_offset(zone: ZoneInfo, first: datetime, last: datetime) -> bool:
 
 
 def ruled_out(
-    space: SpaceRules, bookings: Sequence[Interval], duration: timedelta
+    bookings: Sequence[Interval], buffer: timedelta, duration: timedelta
 ) -> list[Interval]:
-    """The starts that live bookings of the space rule out for a booking of `duration`: every
-    start strictly inside one of these (merged, in order) intervals.
+    """The starts that live bookings of a space rule out for a booking of `duration`: every
+    start strictly inside one of these (merged, in order) intervals. (Of one kind, as `widen`.)
 
     [t, t + duration) keeps clear of a booking widened by the buffer, [s, e) (see `widen`),
     exactly when it ends by s or starts at e or later: t is ruled out when s - duration < t < e.
     """
-    return ruled_out_by_space(space, {None: bookings}, duration)[None]
+    return ruled_out_by_space({None: bookings}, buffer, duration)[None]
 
 
 def ruled_out_by_space(
-    space: SpaceRules, bookings: Mapping[int, Sequence[Interval]], duration: timedelta
+    bookings: Mapping[int, Sequence[Interval]], buffer: timedelta, duration: timedelta
 ) -> dict[int, list[Interval]]:
-    """`ruled_out` for many spaces that share these rules, by space: slot search asks it for
-    every booking in a city's window, so it is written for speed."""
+    """`ruled_out` for many spaces that share a buffer, by space: slot search asks it for every
+    booking in a city's window, so it is written for speed."""
     found = {}
     for key, booked in bookings.items():
-        busy = widen(space, booked)
+        busy = widen(booked, buffer)
         if len(busy) == 1:  # the usual case: nothing to merge
             ((busy_start, busy_end),) = busy
             found[key] = [(busy_start - duration, busy_end)]

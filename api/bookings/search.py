@@ -16,6 +16,7 @@ and the page, not to every space's every offer.
 """
 
 import bisect
+import functools
 import heapq
 import itertools
 from collections import defaultdict
@@ -95,41 +96,49 @@ class Block:
     Its offers in order are, for each start, the spaces (by id) that it is free in."""
 
     def __init__(self, space_rules, distance_km, starts, spaces, venues, bookings, duration):
+        """`starts` are (datetimes, the same as epoch seconds); `bookings` by space in epoch
+        seconds (availability.bookings_for)."""
         self.space_rules = space_rules
         self.distance_km = distance_km
-        self.starts = starts
+        self.starts, keys = starts
         self.spaces = spaces  # sorted by id
         self.venues = venues  # a space's venue, for these spaces and maybe others
-        self.duration = duration
         self.taken: dict[int, list[tuple[int, int]]] = {}
-        ended = [0] * (len(starts) + 1)  # how many spaces' taken stretches end at each index
-        begun = [0] * (len(starts) + 1)
-        members = set(spaces)
-        mine = {space: booked for space, booked in bookings.items() if space in members}
+        mine = {space: bookings[space] for space in spaces if space in bookings}
+        buffer, reach = space_rules.buffer_minutes * 60, duration.total_seconds()
         after_lo, before_hi = bisect.bisect_right, bisect.bisect_left
-        for space, ruled in rules.ruled_out_by_space(space_rules, mine, duration).items():
+        taken = 0
+        for space, ruled in rules.ruled_out_by_space(mine, buffer, reach).items():
             stretches = []
             for lo, hi in ruled:
-                first, after = after_lo(starts, lo), before_hi(starts, hi)
+                first, after = after_lo(keys, lo), before_hi(keys, hi)
                 if first < after:
                     stretches.append((first, after))
-                    begun[first] += 1
-                    ended[after] += 1
+                    taken += after - first
             if stretches:
                 self.taken[space] = stretches
-        # before[i]: the offers at the starts before starts[i].
-        self.before = [0]
-        taken = 0
-        for index in range(len(starts)):
-            taken += begun[index] - ended[index]
-            self.before.append(self.before[-1] + len(spaces) - taken)
+        self.size = len(spaces) * len(self.starts) - taken
+
+    @functools.cached_property
+    def before(self) -> list[int]:
+        """before[i]: the offers at the starts before starts[i] (for deep pages only)."""
+        begun = [0] * (len(self.starts) + 1)
+        for stretches in self.taken.values():
+            for first, after in stretches:
+                begun[first] += 1
+                begun[after] -= 1
+        before, taken = [0], 0
+        for index in range(len(self.starts)):
+            taken += begun[index]
+            before.append(before[-1] + len(self.spaces) - taken)
+        return before
 
     @property
     def rank(self) -> tuple:
         return rules.space_rank(self.space_rules.capacity, self.distance_km)
 
     def __len__(self) -> int:
-        return self.before[-1]
+        return self.size
 
     def count_before(self, instant: datetime) -> int:
         return self.before[bisect.bisect_left(self.starts, instant)]
@@ -265,7 +274,7 @@ def search(query: SlotQuery, now: datetime | None = None) -> Offers:
     # The activity: the query's join says each space offers it, which is all the rule asks.
     activities = frozenset(query.activities)
     dated = openings.keys() | closures.keys()
-    shared_starts: dict[tuple, list[datetime]] = {}
+    shared_starts: dict[tuple, tuple[list[datetime], list[float]]] = {}
     blocks = []
     for group in groups:
         weekly = hours.from_weekly_key(group["weekly_hours"])
@@ -286,10 +295,9 @@ def search(query: SlotQuery, now: datetime | None = None) -> Offers:
                 continue
             timing = (space_rules.hours, *(group[name] for name in availability.TIMING_FIELDS))
             if timing not in shared_starts:
-                shared_starts[timing] = rules.candidate_starts(
-                    space_rules, start, end, query.duration, now
-                )
-            if shared_starts[timing]:
+                starts = rules.candidate_starts(space_rules, start, end, query.duration, now)
+                shared_starts[timing] = (starts, [moment.timestamp() for moment in starts])
+            if shared_starts[timing][0]:
                 blocks.append(
                     Block(
                         space_rules,
@@ -342,7 +350,7 @@ def _grouped(spaces, query: SlotQuery) -> list[dict]:
     )
     distances = {}
     if query.near is not None:
-        venues = Venue.objects.filter(pk__in={group["venue_id"] for group in groups})
+        venues = Venue.objects.filter(pk__in=spaces.values("venue_id"))
         distance = geo.distance_km(query.near, venue="")
         distances = dict(venues.annotate(km=distance).values_list("pk", "km"))
     for group in groups:

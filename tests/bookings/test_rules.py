@@ -233,7 +233,7 @@ def test_breach_names_the_first_broken_rule_and_what_it_concerns():
 
 def test_free_intervals_are_open_clear_of_bookings_on_the_grid_and_long_enough():
     room = space(weekly=MONDAY_8_TO_20, lead_time_minutes=90, buffer_minutes=30)
-    busy = rules.widen(room, [(local((2027, 1, 11), 12), local((2027, 1, 11), 14))])
+    busy = rules.widen([(local((2027, 1, 11), 12), local((2027, 1, 11), 14))], room.buffer)
     free = rules.free_intervals(room, busy, utc(2027, 1, 11), utc(2027, 1, 12), NOW)
     # 08:00 + 90 minutes of lead; the booking 12-14 with 30 minutes either side.
     assert free == [
@@ -281,8 +281,8 @@ def test_bookings_rule_out_exactly_the_starts_whose_booking_would_meet_them_or_t
         (utc(2027, 1, 12, 9), utc(2027, 1, 12, 10)),
         (utc(2027, 1, 12, 10, 30), utc(2027, 1, 12, 11)),
     ]
-    busy = rules.widen(room, bookings)
-    ruled = rules.ruled_out(room, bookings, duration)
+    busy = rules.widen(bookings, room.buffer)
+    ruled = rules.ruled_out(bookings, room.buffer, duration)
     kept = [s for s in starts if not any(lo < s < hi for lo, hi in ruled)]
     assert kept == [s for s in starts if all(s + duration <= b or s >= e for b, e in busy)]
     assert utc(2027, 1, 12, 7, 30) in kept and utc(2027, 1, 12, 8) not in kept
@@ -296,7 +296,7 @@ def test_a_start_that_just_fits_between_two_bookings_stays():
         (utc(2027, 1, 12, 11), utc(2027, 1, 12, 12)),
     ]
     starts = rules.candidate_starts(room, utc(2027, 1, 12, 8), utc(2027, 1, 12, 13), duration, NOW)
-    ruled = rules.ruled_out(room, bookings, duration)
+    ruled = rules.ruled_out(bookings, room.buffer, duration)
     kept = [s for s in starts if not any(lo < s < hi for lo, hi in ruled)]
     assert kept == [utc(2027, 1, 12, 8), utc(2027, 1, 12, 10), utc(2027, 1, 12, 12)]
 

@@ -32,7 +32,7 @@ def brute_force(query: search.SlotQuery, spaces) -> list[tuple]:
         bookings = availability.bookings_of(
             space, query.start - timedelta(days=1), query.end + timedelta(days=1)
         )
-        busy = rules.widen(space_rules, bookings)
+        busy = rules.widen(bookings, space_rules.buffer)
         distance = None
         if query.near:
             distance = search._grouped(search._matching_spaces(query).filter(pk=space.pk), query)[
