@@ -107,16 +107,13 @@ class Block:
         mine = {space: bookings[space] for space in spaces if space in bookings}
         buffer, reach = space_rules.buffer_minutes * 60, duration.total_seconds()
         after_lo, before_hi = bisect.bisect_right, bisect.bisect_left
-        taken = 0
+        taken, stretched = 0, self.taken
         for space, ruled in rules.ruled_out_by_space(mine, buffer, reach).items():
-            stretches = []
-            for lo, hi in ruled:
-                first, after = after_lo(keys, lo), before_hi(keys, hi)
-                if first < after:
-                    stretches.append((first, after))
-                    taken += after - first
+            stretches = [(after_lo(keys, lo), before_hi(keys, hi)) for lo, hi in ruled]
+            stretches = [(first, after) for first, after in stretches if first < after]
             if stretches:
-                self.taken[space] = stretches
+                stretched[space] = stretches
+                taken += sum(after - first for first, after in stretches)
         self.size = len(spaces) * len(self.starts) - taken
 
     @functools.cached_property
