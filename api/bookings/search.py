@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Collate
 from django.utils import timezone
 
 from api.bookings import availability, rules
@@ -335,11 +336,16 @@ def _grouped(spaces, query: SlotQuery) -> list[dict]:
     """The spaces grouped by what decides their offers, each group with its spaces' ids and
     their venues; near a point, by venue too, each group with its distance (worked out once
     per venue, not per space)."""
-    fields = [*GROUP_FIELDS, "buffer_minutes"]
+    fields = [name for name in GROUP_FIELDS if name != "venue__timezone"]
+    fields += ["timezone", "buffer_minutes"]
     if query.near is not None:
         fields.append("venue_id")
     groups = list(
-        spaces.annotate(weekly_hours=RawSQL('"catalogue_space"."weekly_hours"', ()))
+        spaces.annotate(
+            weekly_hours=RawSQL('"catalogue_space"."weekly_hours"', ()),
+            # Compared byte by byte: the planner may sort to group, and a zone is no prose.
+            timezone=Collate("venue__timezone", "C"),
+        )
         .values(*fields)
         # Unordered, so that PostgreSQL may group by hashing rather than sorting every space.
         .annotate(ids=ArrayAgg("id"), venues=ArrayAgg("venue_id"))
@@ -347,10 +353,13 @@ def _grouped(spaces, query: SlotQuery) -> list[dict]:
     )
     distances = {}
     if query.near is not None:
-        venues = Venue.objects.filter(pk__in=spaces.values("venue_id"))
+        venues = Venue.objects.filter(
+            pk__in=availability.id_array({group["venue_id"] for group in groups})
+        )
         distance = geo.distance_km(query.near, venue="")
         distances = dict(venues.annotate(km=distance).values_list("pk", "km"))
     for group in groups:
+        group["venue__timezone"] = group.pop("timezone")
         group["distance_km"] = distances.get(group.get("venue_id"))
     return groups
 
@@ -359,5 +368,4 @@ def spaces_free_for(spaces: QuerySet[Space], start: datetime, end: datetime) -> 
     """The spaces in `spaces` where [start, end) could be booked right now, as it stands
     (GET /spaces/?free_from&free_to): those with an offer of just that."""
     found = search(SlotQuery(party_size=1, start=start, end=end, duration=end - start))
-    # One array parameter, not thousands: the ids of a city's free spaces.
-    return spaces.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", (found.spaces,)))
+    return spaces.filter(pk__in=availability.id_array(found.spaces))
