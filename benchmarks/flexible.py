@@ -20,7 +20,6 @@ from api.catalogue.models import Activity
 from benchmarks import harness, seed
 from workers.queue import enqueue_on_commit
 
-GOAL_SECONDS = 60.0
 CONTENDERS = 4  # requests per space
 
 
@@ -110,9 +109,9 @@ def run(quick: bool) -> harness.Result:
         f"baseline: {space_count} confirmed, the rest slot_taken ({taken})",
         taken == count - space_count,
     )
-    result.goal(
-        f"all {count} flexible requests decided within {GOAL_SECONDS:.0f} s ({flexible_time:.2f} s)",
-        flexible_time < GOAL_SECONDS,
+    result.notes.append(
+        "the issue sets no goal for the time; the ratio says what finding the space costs over "
+        "being told it"
     )
     return result
 
