@@ -171,3 +171,28 @@ def test_the_database_keeps_a_closure_to_one_owner_and_sane_dates(space):
                 reason_sv="b",
                 reason_en="c",
             )
+
+
+def test_the_admin_shows_closures_and_openings(operator, space):
+    from django.test import Client
+
+    operator.is_superuser = True
+    operator.save()
+    Closure.objects.create(
+        venue=space.venue,
+        first_date="2027-12-24",
+        last_date="2027-12-26",
+        reason_fi="a",
+        reason_sv="b",
+        reason_en="c",
+    )
+    ExtraOpening.objects.create(space=space, date="2027-06-19", opens=600, closes=960)
+    admin = Client()
+    admin.force_login(operator)
+    for url in (
+        f"/admin/catalogue/space/{space.pk}/change/",
+        f"/admin/catalogue/venue/{space.venue_id}/change/",
+        "/admin/catalogue/closure/",
+    ):
+        response = admin.get(url)
+        assert response.status_code == 200, url
