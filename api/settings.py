@@ -12,14 +12,43 @@ import dj_database_url
 
 import beat.schedule
 import devices.keys
-from api import env
+from api import deploy, env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
-SECRET_KEY = env.string("SECRET_KEY", "dev-only-secret-key-change-me-in-production-0123456789")
-DEBUG = env.boolean("DEBUG", True)
-ALLOWED_HOSTS = env.listing("ALLOWED_HOSTS", ["*"])
+# --- safe by default: production unless a development command says otherwise ------------------
+
+# Off unless set: `manage.py up` and the test run turn it on for themselves.
+DEBUG = env.boolean("DEBUG", False)
+SECRET_KEY = env.string("SECRET_KEY", deploy.DEVELOPMENT_SECRET_KEY)
+ALLOWED_HOSTS = env.listing("ALLOWED_HOSTS", ["*"] if DEBUG else [])
+if not DEBUG:
+    # Production starts only with secrets and hosts of its own, each named when missing.
+    deploy.refuse_development_values(SECRET_KEY, ALLOWED_HOSTS, env.string("LOCK_SIGNING_KEY"))
+# The address people reach the service at. Every absolute URL starts with it (mail, .ics,
+# feeds, and links in API answers through api.middleware.PublicUrl), never with the Host
+# header a client sent.
+PUBLIC_URL = deploy.public_url(
+    env.string("PUBLIC_URL", f"http://127.0.0.1:{env.integer('PORT', 8000)}")
+)
+# Served at an https address: cookies travel over https only, plain http is redirected (the
+# probes excepted, which load balancers call over http) and browsers are told to stay on
+# https. Behind a proxy that ends TLS, gunicorn learns the scheme from its X-Forwarded-Proto
+# (FORWARDED_ALLOW_IPS names the proxies it believes).
+HTTPS = PUBLIC_URL.startswith("https://")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Seconds browsers keep to https (0 sends no HSTS header).
+SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+# Asking browsers' preload lists to carry the domain is its owner's decision, so it is off
+# unless set, and check --deploy's reminder about it is silenced.
+SECURE_HSTS_PRELOAD = env.boolean("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+X_FRAME_OPTIONS = "DENY"
+
 TIME_ZONE = env.string("TIME_ZONE", "Europe/Helsinki")
 USE_TZ = True
 USE_I18N = True
@@ -53,6 +82,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "api.errors.LimitBodySize",
+    "api.middleware.PublicUrl",
     # The admin's and the API docs' static files, served by the API process itself.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -60,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -206,8 +237,6 @@ LOCK_CODE_DIGITS = env.integer("LOCK_CODE_DIGITS", 6, minimum=4)
 
 # --- notifications: email, webhooks, calendars ----------------------------------------------------
 
-# Links in mail and the personal calendar feed's URL start with this.
-PUBLIC_URL = env.string("PUBLIC_URL", f"http://127.0.0.1:{env.integer('PORT', 8000)}").rstrip("/")
 EMAIL_HOST = env.string("EMAIL_HOST")
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

@@ -105,13 +105,24 @@ def free_port() -> int:
 
 
 def start_process(name: str, argv: list[str], ready: str, timeout: float = 60.0, **env):
-    """Start a project process against the test database; wait for `ready` in its log."""
+    """Start a project process against the test database; wait for `ready` in its log.
+
+    `env` adds to this process's environment; a variable given as None is left out.
+    """
     LOGS.mkdir(parents=True, exist_ok=True)
     log_path = LOGS / f"{RUN}-{name}.log"
     with log_path.open("w") as log:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
             argv,
-            env={**os.environ, "DATABASE_URL": child_database_url(), **env},
+            env={
+                name: value
+                for name, value in {
+                    **os.environ,
+                    "DATABASE_URL": child_database_url(),
+                    **env,
+                }.items()
+                if value is not None
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
