@@ -1,26 +1,24 @@
 import django_filters
 from django import forms
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 from api.bookings.availability import spaces_free_for
 from api.catalogue.models import Space
+from api.fields import INSTANT_ERRORS, BadInstant, parse_instant
 
 
 class InstantFormField(forms.DateTimeField):
-    """A query-string time that must carry an offset, like every time in the API."""
+    """A query-string time, read like every time in the API (api.fields.parse_instant)."""
 
     def to_python(self, value):
         if value in self.empty_values:
             return None
-        parsed = parse_datetime(value.strip())
-        if parsed is None:
-            raise forms.ValidationError("Use an RFC 3339 time, e.g. 2026-12-01T18:00:00+02:00.")
-        if parsed.tzinfo is None:
-            raise forms.ValidationError("Give the time with an offset, e.g. +02:00 or Z.")
-        return parsed
+        try:
+            return parse_instant(value)
+        except BadInstant as error:
+            raise forms.ValidationError(INSTANT_ERRORS[error.code], code=error.code) from None
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
