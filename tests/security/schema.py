@@ -45,3 +45,12 @@ def time_fields() -> list[tuple[str, str, str, str]]:
             if prop.get("format") == "date-time":
                 found.append((method, path, "body", name))
     return found
+
+
+def json_operations() -> list[tuple[str, str]]:
+    """(method, path) of every operation that reads a JSON body."""
+    return [
+        (method, path)
+        for method, path, operation in operations()
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
