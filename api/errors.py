@@ -10,7 +10,7 @@ class LimitBodySize:
     """413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE, before anything reads it.
 
     Django enforces that limit only on form parsing; DRF's JSON parser reads the raw stream.
-    A chunked body gets its length at the WSGI boundary (api.wsgi.sized_bodies).
+    A chunked body gets its length at the WSGI boundary first (api/wsgi.py).
     """
 
     def __init__(self, get_response):

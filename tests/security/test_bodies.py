@@ -2,11 +2,16 @@
 needs, larger than the limit, or chunked to hide their length. Each is a 4xx, and nothing is
 stored."""
 
+import http.client
 import json
+import select
+import socket
 
 import pytest
 
+from api.accounts.models import User
 from tests.conftest import client_for
+from tests.security.conftest import BEHIND_TLS
 from tests.security.schema import json_operations
 from tests.security.world import build_world, fill, row_counts
 
@@ -45,7 +50,7 @@ def test_json_nested_deep_inside_a_field_is_a_400(method, path):
     world = build_world()
     before = row_counts()
     nested = "[" * 900 + "1" + "]" * 900
-    body = '{"name": %s, "events": %s, "space": %s}' % (nested, nested, nested)
+    body = f'{{"name": {nested}, "events": {nested}, "space": {nested}}}'
     response = client_for(world.operator).generic(
         method, fill(path, world), body, "application/json"
     )
@@ -64,3 +69,53 @@ def test_a_body_over_the_limit_is_a_413(method, path):
     )
     assert response.status_code == 413
     assert row_counts() == before
+
+
+def send_chunked(server, method: str, path: str, token: str, total: int) -> tuple[int, int]:
+    """Send a chunked body of `total` bytes, a chunk at a time, until an answer comes; the
+    status and how many bytes had been sent by then."""
+    chunk = b"x" * 16 * 1024
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Token {token}\r\nX-Forwarded-Proto: https\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        sent = 0
+        while sent < total and not select.select([connection], [], [], 0.05)[0]:
+            connection.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            sent += len(chunk)
+        status_line = connection.makefile("rb").readline()
+    return int(status_line.split()[1]), sent
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_before_the_rest_is_sent(
+    api_server, transactional_db
+):
+    world = build_world()
+    before = row_counts()
+    for method, path in json_operations():
+        status, sent = send_chunked(
+            api_server, method, fill(path, world), world.operator.auth_token.key, 10 * 2**20
+        )
+        assert (method, path, status) == (method, path, 413)
+        assert sent < 2**20, f"{method} {path}: {sent} bytes went out before the answer"
+    assert row_counts() == before
+
+
+def test_a_chunked_body_under_the_limit_is_read_as_usual(api_server, transactional_db):
+    body = json.dumps({"email": "chunk@example.org", "password": "a long passphrase", "name": "C"})
+    connection = http.client.HTTPConnection("127.0.0.1", api_server.port, timeout=10)
+    try:
+        connection.request(
+            "POST",
+            "/api/v1/auth/register/",
+            iter([body[:20].encode(), body[20:].encode()]),
+            {"Content-Type": "application/json", **BEHIND_TLS},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        assert response.status == 201, response.read()
+    finally:
+        connection.close()
+    assert User.objects.filter(email="chunk@example.org").exists()
