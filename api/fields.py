@@ -1,5 +1,5 @@
-"""Serializer fields shared by every app, and the one reading of a time that every field and
-query parameter uses."""
+"""Serializer fields shared by every app: the one reading of a time that every field and query
+parameter uses, and text checked as api/text.py says."""
 
 import re
 from datetime import UTC, datetime
@@ -8,6 +8,8 @@ from django.db import models
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+
+from api.text import validate_one_line, validate_text
 
 # Times outside these are refused: nothing is booked before 1970, and the end of year 9998
 # leaves room for the arithmetic (buffers, grace, calendars a year around) before year 10000.
@@ -73,10 +75,29 @@ class InstantField(serializers.DateTimeField):
             self.fail(error.code)
 
 
+class OneLineField(serializers.CharField):
+    """Text on one line: a name, an address, a label (api/text.py)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(validate_one_line)
+
+
+class FreeTextField(serializers.CharField):
+    """Text that may run over lines, without control characters: a description, a purpose."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(validate_text)
+
+
 class ModelSerializer(serializers.ModelSerializer):
-    """DRF's ModelSerializer with every datetime as an `InstantField`."""
+    """DRF's ModelSerializer with every datetime as an `InstantField`, and text checked: a
+    CharField on one line, a TextField without control characters."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: InstantField,
+        models.CharField: OneLineField,
+        models.TextField: FreeTextField,
     }
