@@ -189,6 +189,11 @@ CELERY_TIMEZONE = "UTC"
 # --- Django REST framework ------------------------------------------------------------------------
 
 THROTTLING = env.boolean("THROTTLING", True)
+# Log-in attempts naming one account, and from one client address, and new accounts from one
+# address (a 429 with Retry-After beyond them; api/throttles.py counts them in Redis).
+LOGIN_RATE = env.rate("LOGIN_RATE", "10/min")
+LOGIN_ADDRESS_RATE = env.rate("LOGIN_ADDRESS_RATE", "30/min")
+REGISTRATION_RATE = env.rate("REGISTRATION_RATE", "10/hour")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -198,6 +203,10 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The proxies in front of the API that append to X-Forwarded-For: a rate limit's client
+    # address is the one the last of them saw. With none, the header (which anyone can send)
+    # is ignored and the connection's own address counts.
+    "NUM_PROXIES": env.integer("NUM_PROXIES", 0),
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
@@ -213,7 +222,7 @@ SPECTACULAR_SETTINGS = {
 # --- booking rules --------------------------------------------------------------------------------
 
 # Booking requests one person may make, e.g. "30/min" (429 with Retry-After beyond it).
-BOOKING_REQUEST_RATE = env.string("BOOKING_REQUEST_RATE", "30/min")
+BOOKING_REQUEST_RATE = env.rate("BOOKING_REQUEST_RATE", "30/min")
 # How many confirmed bookings that have not yet ended one person may hold.
 MAX_ACTIVE_BOOKINGS_PER_USER = env.integer("MAX_ACTIVE_BOOKINGS_PER_USER", 10, minimum=1)
 # A request still pending this long after it was queued is queued again by the sweeper.

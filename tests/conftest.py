@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import redis
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -74,6 +75,22 @@ def as_operator(operator):
 @pytest.fixture
 def space(db):
     return SpaceFactory()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Every test's requests come from 127.0.0.1, and the rate limits count in the run's part
+    of Redis: each test starts with no count, so one test's logins do not throttle the next's."""
+    yield
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(f"{settings.NAMESPACE}:*throttle*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def wait_for(predicate, timeout=20.0, interval=0.05, message="condition"):
