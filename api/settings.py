@@ -305,6 +305,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "bound_fields": {"()": "api.logs.BoundFields"},
+        # A request's path is logged with the secrets in it masked.
+        "masked_paths": {"()": "api.logs.MaskedPaths"},
         "beat_sends_at_debug": {
             "()": "api.logs.AtDebug",
             "prefixes": ["Scheduler: Sending due task"],
@@ -315,7 +317,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["bound_fields"],
+            "filters": ["bound_fields", "masked_paths"],
             "level": LOG_LEVEL,
         }
     },
