@@ -25,6 +25,9 @@ class BookingRequest(models.Model):
     purpose = models.CharField(max_length=500, blank=True)
     # NULL, not "": requests without a key must not collide in the unique constraint.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    # SHA-256 of what was asked for (services.fingerprint): a retry with the key must match it.
+    # Empty on rows from before it was kept.
+    fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
     status = models.CharField(
         max_length=20, choices=RequestStatus.choices, default=RequestStatus.PENDING
     )
@@ -33,8 +36,9 @@ class BookingRequest(models.Model):
         max_length=40, choices=RejectReason.choices, null=True, blank=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # When the request was last put on the queue: the sweeper re-queues what stays pending.
-    queued_at = models.DateTimeField(auto_now_add=True)
+    # When the request was last put on the queue, NULL until it first was: the one who sets it
+    # queues it (services.queue_once), and the sweeper re-queues what stays pending.
+    queued_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
