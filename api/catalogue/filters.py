@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 import django_filters
 from django import forms
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
@@ -63,4 +66,9 @@ class SpaceFilter(django_filters.FilterSet):
             raise ValidationError({missing: ["Give free_from and free_to together."]})
         if end <= start:
             raise ValidationError({"free_to": ["Must be after free_from."]})
+        # As for availability: a longer interval asks for more work than any answer is worth.
+        if end - start > timedelta(days=settings.AVAILABILITY_MAX_DAYS):
+            raise ValidationError(
+                {"free_to": [f"At most {settings.AVAILABILITY_MAX_DAYS} days after free_from."]}
+            )
         return spaces_free_for(queryset, start, end)
