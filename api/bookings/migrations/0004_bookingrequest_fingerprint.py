@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='bookingrequest',
             name='fingerprint',
-            field=models.CharField(blank=True, default='', editable=False, max_length=64),
+            field=models.CharField(blank=True, db_default='', editable=False, max_length=64),
         ),
         migrations.AlterField(
             model_name='bookingrequest',
