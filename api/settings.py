@@ -32,20 +32,19 @@ if not DEBUG:
 PUBLIC_URL = deploy.public_url(
     env.string("PUBLIC_URL", f"http://127.0.0.1:{env.integer('PORT', 8000)}")
 )
-# Served at an https address: cookies travel over https only, plain http is redirected (the
-# probes excepted, which load balancers call over http) and browsers are told to stay on
-# https. Behind a proxy that ends TLS, gunicorn learns the scheme from its X-Forwarded-Proto
-# (FORWARDED_ALLOW_IPS names the proxies it believes).
+# Served at an https address: cookies travel over https only and browsers are told to stay on
+# https. TLS ends in the proxy in front (docs/operations.md), which also redirects plain http,
+# so the app does not (check --deploy's reminder to is silenced); gunicorn learns the scheme
+# from the proxy's X-Forwarded-Proto when FORWARDED_ALLOW_IPS names the proxy.
 HTTPS = PUBLIC_URL.startswith("https://")
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
 # Seconds browsers keep to https (0 sends no HSTS header).
 SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 # Asking browsers' preload lists to carry the domain is its owner's decision, so it is off
 # unless set, and check --deploy's reminder about it is silenced.
 SECURE_HSTS_PRELOAD = env.boolean("SECURE_HSTS_PRELOAD", False)
-SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SILENCED_SYSTEM_CHECKS = ["security.W008", "security.W021"]
 CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
 X_FRAME_OPTIONS = "DENY"
 

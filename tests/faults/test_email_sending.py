@@ -76,6 +76,8 @@ class Workers:
             "EMAIL_PORT": str(smtp_port),
             # A sending row unheld this long is the sweep's to hand out again.
             "NOTIFICATION_SENDING_TIMEOUT_SECONDS": "1",
+            # A sweep that finds nothing logs its end at DEBUG; the test waits for that line.
+            "LOG_LEVEL": "DEBUG",
         }
         self.app = Celery("faults", broker=settings.REDIS_URL)
         self.app.conf.broker_transport_options = {"global_keyprefix": f"{self.namespace}:"}
@@ -147,9 +149,9 @@ def swept_after_the_timeout(workers: Workers, worker, notification: Notification
     # A second sweep after it: with one process, the first and the sends it queued come first.
     workers.send("notifications.requeue_stuck")
     wait_for(
-        lambda: worker.log_path.read_text().count("notifications.requeue_stuck[") >= 4,
+        lambda: worker.log_path.read_text().count("notifications.requeue_stuck success") >= 2,
         message="both sweeps",
-    )  # each is logged once received and once done
+    )
 
 
 def test_a_worker_killed_while_the_server_answers_quit_sends_no_duplicate(smtp_stalling_on):

@@ -140,6 +140,8 @@ MATRIX: dict[str, Row] = {
     "docs": Row(expect={"GET": ANYONE(200)}),
     "healthz": Row(expect={"GET": ANYONE(200)}),
     "readyz": Row(expect={"GET": ANYONE(200)}),
+    # Open here, with METRICS_TOKEN unset; with it set, only its bearer (tests/ops/test_metrics.py).
+    "metrics": Row(expect={"GET": ANYONE(200)}),
     # The admin's login, behind the log-in limits; the Django admin is staff-only by its own
     # rules, and its pages are one row: its index.
     "admin-login": Row(
