@@ -77,6 +77,21 @@ def space(db):
     return SpaceFactory()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _run_leaves_no_keys():
+    """At the end, the run's keys in the shared Redis go (queues, marks, rate-limit counts)."""
+    yield
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(f"{settings.NAMESPACE}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Every test's requests come from 127.0.0.1, and the rate limits count in the run's part

@@ -36,9 +36,8 @@ class BookingRequest(models.Model):
         max_length=40, choices=RejectReason.choices, null=True, blank=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # When the request was last put on the queue, NULL until it first was: the one who sets it
-    # queues it (services.queue_once), and the sweeper re-queues what stays pending.
-    queued_at = models.DateTimeField(null=True, blank=True)
+    # When the request was last put on the queue: the sweeper re-queues what stays pending.
+    queued_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

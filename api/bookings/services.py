@@ -10,8 +10,8 @@ from contextlib import nullcontext
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, OperationalError, connection, models, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from api.access import services as access
@@ -83,25 +83,33 @@ def _repeated(found: BookingRequest, digest: str) -> BookingRequest:
     # A row from before fingerprints were kept has none to compare.
     if found.fingerprint and found.fingerprint != digest:
         raise KeyReused
-    if found.status == RequestStatus.PENDING and found.queued_at is None:
-        # Its first call died between its commit and its queueing: queue it now.
+    if found.status == RequestStatus.PENDING:
+        # Queued now if its first call died between its commit and its queueing.
         transaction.on_commit(lambda: queue_once(found.id))
     return found
 
 
-def queue_once(request_id) -> bool:
-    """Queue a pending request that has never been queued; False if it has been.
+def _queued_mark(request_id) -> str:
+    return f"booking-request-queued:{request_id}"
 
-    The conditional UPDATE lets one caller through, whether the call that saved the request or
-    a retry with its key. One that dies between the UPDATE and the queue leaves the request to
-    the sweeper.
+
+# A request's mark outlives any wait for its decision; by then the sweeper has it in hand.
+QUEUED_MARK_SECONDS = 24 * 3600
+
+
+def queue_once(request_id) -> bool:
+    """Queue a request for allocation unless it has been; False if it has.
+
+    The first caller to set the request's mark (SET NX in Redis) queues it, whether the call
+    that saved the request or a retry with its key. The mark is kept beside the queue, in the
+    broker's Redis: a Redis that lost its queue lost the marks too, and a retry queues again
+    what was lost. A caller that dies between the mark and the queue leaves the request to the
+    sweeper.
     """
-    claimed = BookingRequest.objects.filter(
-        id=request_id, status=RequestStatus.PENDING, queued_at__isnull=True
-    ).update(queued_at=timezone.now())
-    if claimed:
-        enqueue("allocation.allocate", request_id)
-    return bool(claimed)
+    if not cache.add(_queued_mark(request_id), 1, timeout=QUEUED_MARK_SECONDS):
+        return False
+    enqueue("allocation.allocate", request_id)
+    return True
 
 
 def allocate(request_id) -> None:
@@ -206,15 +214,14 @@ def requeue_stale_requests(limit: int = 1000) -> int:
         stale = list(
             BookingRequest.objects.select_for_update(skip_locked=True)
             .filter(
-                # Queued long ago, or saved long ago and never queued (its caller died).
-                Q(queued_at__lt=now - settings.BOOKING_REQUEUE_AFTER)
-                | Q(queued_at__isnull=True, created_at__lt=now - settings.BOOKING_REQUEUE_AFTER),
-                status=RequestStatus.PENDING,
+                status=RequestStatus.PENDING, queued_at__lt=now - settings.BOOKING_REQUEUE_AFTER
             )
-            .order_by(F("queued_at").asc(nulls_first=True), "created_at")
+            .order_by("queued_at")
             .values_list("id", flat=True)[:limit]
         )
         BookingRequest.objects.filter(id__in=stale).update(queued_at=now)
+        # Marked as queued, so that a late retry with one's key does not queue it once more.
+        cache.set_many({_queued_mark(pk): 1 for pk in stale}, timeout=QUEUED_MARK_SECONDS)
         for request_id in stale:
             enqueue_on_commit("allocation.allocate", request_id)
     if stale:

@@ -1,8 +1,11 @@
 """Idempotency-Key: a retry with the same body gets the first request and creates nothing; the
 same key with another body is a 422 that says so; and a retry of a request that was saved but
-never queued (the API died in between) queues it at once, never twice."""
+never queued (the API died in between) queues it at once, and one already queued never again."""
+
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from api.bookings import services
 from api.bookings.models import BookingRequest
@@ -53,7 +56,14 @@ def test_a_request_is_queued_once_whoever_asks(space, owner):
     booking_request = BookingRequestFactory(user=owner, space=space)
     assert services.queue_once(booking_request.pk) is True
     assert services.queue_once(booking_request.pk) is False
-    assert BookingRequest.objects.get().queued_at is not None
+
+
+@pytest.mark.django_db
+def test_a_request_the_sweeper_queued_again_is_not_queued_by_a_later_retry(space, owner):
+    lost = BookingRequestFactory(user=owner, space=space)
+    BookingRequest.objects.update(queued_at=timezone.now() - timedelta(hours=1))
+    assert services.requeue_stale_requests() == 1
+    assert services.queue_once(lost.pk) is False
 
 
 def saved_but_never_queued(user, space, key) -> tuple[BookingRequest, dict]:

@@ -15,9 +15,4 @@ class Migration(migrations.Migration):
             name='fingerprint',
             field=models.CharField(blank=True, db_default='', editable=False, max_length=64),
         ),
-        migrations.AlterField(
-            model_name='bookingrequest',
-            name='queued_at',
-            field=models.DateTimeField(blank=True, null=True),
-        ),
     ]
