@@ -77,19 +77,24 @@ def space(db):
     return SpaceFactory()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _run_leaves_no_keys():
-    """At the end, the run's keys in the shared Redis go (queues, marks, rate-limit counts)."""
-    yield
+def delete_keys(pattern: str) -> None:
+    """Delete the keys of the shared Redis that match `pattern` (the run's own, by its prefix)."""
     from django.conf import settings
 
     client = redis.Redis.from_url(settings.REDIS_URL)
     try:
-        keys = list(client.scan_iter(f"{settings.NAMESPACE}:*", count=1000))
+        keys = list(client.scan_iter(pattern, count=1000))
         if keys:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _run_leaves_no_keys():
+    """At the end, the run's keys in the shared Redis go (queues, marks, rate-limit counts)."""
+    yield
+    delete_keys(f"{RUN}:*")
 
 
 @pytest.fixture(autouse=True)
@@ -97,15 +102,7 @@ def _fresh_rate_limits():
     """Every test's requests come from 127.0.0.1, and the rate limits count in the run's part
     of Redis: each test starts with no count, so one test's logins do not throttle the next's."""
     yield
-    from django.conf import settings
-
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    try:
-        keys = list(client.scan_iter(f"{settings.NAMESPACE}:*throttle*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_keys(f"{RUN}:*throttle*")
 
 
 def wait_for(predicate, timeout=20.0, interval=0.05, message="condition"):

@@ -18,14 +18,13 @@ import threading
 import time
 
 import pytest
-import redis
 from aiosmtpd.controller import Controller
 from celery import Celery
 from django.conf import settings
 from django.db import transaction
 
 from api.notifications.models import Notification
-from tests.conftest import start_process, stop_process, wait_for
+from tests.conftest import delete_keys, start_process, stop_process, wait_for
 from tests.factories import BookingFactory
 from tests.settings import RUN
 
@@ -96,11 +95,7 @@ class Workers:
         self.app.send_task(task, args=args, queue="notifications")
 
     def cleanup(self):
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        keys = list(client.scan_iter(f"{self.namespace}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        delete_keys(f"{self.namespace}:*")
 
 
 @pytest.fixture
@@ -154,16 +149,19 @@ def swept_after_the_timeout(workers: Workers, worker, notification: Notification
     )
 
 
-def test_a_worker_killed_while_the_server_answers_quit_sends_no_duplicate(smtp_stalling_on):
-    sink, port = smtp_stalling_on("QUIT")
+def killed_while_sending(sink: StallingSmtp, port: int) -> tuple[Notification, str]:
+    """Send a notification on a worker, SIGKILL the worker while the server stalls, start
+    another and let the sweep run there: the notification afterwards, and its state just
+    after the kill."""
     workers = Workers(port)
     notification = a_notification()
     first = workers.start()
     try:
         workers.send("notifications.send_notification", notification.pk)
-        wait_for(sink.stalled.is_set, message="the server to hold QUIT")
+        wait_for(sink.stalled.is_set, message=f"the server to hold {sink.stall_on}")
         kill(first)
         sink.released.set()
+        state_after_the_kill = Notification.objects.get(pk=notification.pk).state
         second = workers.start()
         try:
             swept_after_the_timeout(workers, second, notification)
@@ -174,31 +172,21 @@ def test_a_worker_killed_while_the_server_answers_quit_sends_no_duplicate(smtp_s
             kill(first)
         workers.cleanup()
     notification.refresh_from_db()
+    return notification, state_after_the_kill
+
+
+def test_a_worker_killed_while_the_server_answers_quit_sends_no_duplicate(smtp_stalling_on):
+    sink, port = smtp_stalling_on("QUIT")
+    notification, after_the_kill = killed_while_sending(sink, port)
+    assert after_the_kill == "sent"  # committed before the goodbye
     assert (notification.state, notification.attempts) == ("sent", 1)
     assert len(sink.messages) == 1
 
 
 def test_a_worker_killed_while_the_server_answers_data_sends_again_once(smtp_stalling_on):
     sink, port = smtp_stalling_on("DATA")
-    workers = Workers(port)
-    notification = a_notification()
-    first = workers.start()
-    try:
-        workers.send("notifications.send_notification", notification.pk)
-        wait_for(sink.stalled.is_set, message="the server to hold DATA")
-        kill(first)
-        sink.released.set()
-        assert Notification.objects.get(pk=notification.pk).state == "sending"
-        second = workers.start()
-        try:
-            swept_after_the_timeout(workers, second, notification)
-        finally:
-            stop_process(second)
-    finally:
-        if first.poll() is None:
-            kill(first)
-        workers.cleanup()
-    notification.refresh_from_db()
+    notification, after_the_kill = killed_while_sending(sink, port)
+    assert after_the_kill == "sending"
     # Nothing lost: sent on the second attempt. The server kept the first copy too, whose
     # answer never reached the sender: one duplicate, with the same Message-ID.
     assert (notification.state, notification.attempts) == ("sent", 2)

@@ -18,6 +18,10 @@ from tests.security.world import build_world, fill, row_counts
 LIMIT = 64 * 1024
 DEEP_LISTS = "[" * 30_000 + "]" * 30_000  # 60 KB: under the limit
 DEEP_OBJECTS = '{"a":' * 10_000 + "1" + "}" * 10_000
+# Under Python's recursion limit, in the fields of the API's bodies: parsed, then printed or
+# walked by a field, unless refused first.
+_NESTED = "[" * 900 + "1" + "]" * 900
+DEEP_IN_FIELDS = f'{{"name": {_NESTED}, "events": {_NESTED}, "space": {_NESTED}}}'
 
 
 def test_every_json_endpoint_of_the_contract_is_covered():
@@ -31,7 +35,9 @@ def test_every_json_endpoint_of_the_contract_is_covered():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body", [DEEP_LISTS, DEEP_OBJECTS], ids=["lists", "objects"])
+@pytest.mark.parametrize(
+    "body", [DEEP_LISTS, DEEP_OBJECTS, DEEP_IN_FIELDS], ids=["lists", "objects", "in-fields"]
+)
 @pytest.mark.parametrize(("method", "path"), json_operations())
 def test_deeply_nested_json_is_a_400(method, path, body):
     world = build_world()
@@ -41,20 +47,6 @@ def test_deeply_nested_json_is_a_400(method, path, body):
     )
     assert response.status_code == 400, response.content[:300]
     assert "detail" in response.json()
-    assert row_counts() == before
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize(("method", "path"), json_operations())
-def test_json_nested_deep_inside_a_field_is_a_400(method, path):
-    world = build_world()
-    before = row_counts()
-    nested = "[" * 900 + "1" + "]" * 900
-    body = f'{{"name": {nested}, "events": {nested}, "space": {nested}}}'
-    response = client_for(world.operator).generic(
-        method, fill(path, world), body, "application/json"
-    )
-    assert response.status_code == 400, response.content[:300]
     assert row_counts() == before
 
 
