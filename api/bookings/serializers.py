@@ -6,7 +6,7 @@ from rest_framework import serializers
 from api.access import services as access
 from api.bookings.models import Booking, BookingRequest
 from api.catalogue.models import Activity, Space
-from api.fields import InstantField, ModelSerializer
+from api.fields import FreeTextField, InstantField, ModelSerializer
 
 
 class BookingRequestSerializer(ModelSerializer):
@@ -19,7 +19,7 @@ class BookingRequestSerializer(ModelSerializer):
     activity = serializers.SlugRelatedField(
         slug_field="slug", queryset=Activity.objects.all(), required=False, allow_null=True
     )
-    purpose = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    purpose = FreeTextField(max_length=500, required=False, allow_blank=True)
     booking = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:

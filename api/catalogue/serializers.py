@@ -4,13 +4,13 @@ from rest_framework import serializers
 
 from api.catalogue import hours
 from api.catalogue.models import Activity, OpeningHours, Space, Venue
-from api.fields import InstantField, ModelSerializer
+from api.fields import InstantField, ModelSerializer, OneLineField
 
 
 class ActivityNameSerializer(serializers.Serializer):
-    fi = serializers.CharField(source="name_fi", max_length=100)
-    sv = serializers.CharField(source="name_sv", max_length=100)
-    en = serializers.CharField(source="name_en", max_length=100)
+    fi = OneLineField(source="name_fi", max_length=100)
+    sv = OneLineField(source="name_sv", max_length=100)
+    en = OneLineField(source="name_en", max_length=100)
 
 
 class ActivitySerializer(ModelSerializer):
@@ -61,7 +61,7 @@ class SpaceSerializer(ModelSerializer):
         slug_field="slug", many=True, queryset=Activity.objects.all()
     )
     equipment = serializers.ListField(
-        child=serializers.CharField(max_length=60), required=False, default=list
+        child=OneLineField(max_length=60), required=False, default=list
     )
     opening_hours = OpeningHoursSerializer(many=True, required=False, default=list)
 
