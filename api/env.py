@@ -63,3 +63,17 @@ def choice(name: str, default: str, choices: list[str]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} must be one of {', '.join(choices)}.")
     return value
+
+
+_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+
+
+def rate(name: str, default: str) -> str:
+    """A rate limit such as `30/min`: a whole number of requests per s, min, hour or day."""
+    value = string(name, default)
+    count, _, period = value.partition("/")
+    if not count.isdigit() or period not in _PERIODS:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate such as 30/min (per s, min, hour or day)."
+        )
+    return value

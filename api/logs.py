@@ -9,10 +9,14 @@ arguments, which are ids). Imported by gunicorn before Django, so it does not im
 
 import contextvars
 import logging
+import re
 from datetime import UTC, datetime
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
+
+# /api/v1/calendar/{token}.ics: the token is the feed's only credential.
+SECRET_PATHS = re.compile(r"^(/api/v1/calendar/)[^/.]+")
 
 _bound: contextvars.ContextVar[dict | None] = contextvars.ContextVar("log_fields", default=None)
 
@@ -32,6 +36,20 @@ class BoundFields(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         for key, value in (_bound.get() or {}).items():
             record.__dict__.setdefault(key, value)
+        return True
+
+
+def masked(path: str) -> str:
+    """A request path as logs show it: a personal calendar feed's secret cut out."""
+    return SECRET_PATHS.sub(r"\1{token}", path)
+
+
+class MaskedPaths(logging.Filter):
+    """A record about a request (Django's "Not Found: /path", say) shows its path masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request", None) is not None and isinstance(record.args, tuple):
+            record.args = tuple(masked(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 

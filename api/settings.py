@@ -12,14 +12,42 @@ import dj_database_url
 
 import beat.schedule
 import devices.keys
-from api import env
+from api import deploy, env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
-SECRET_KEY = env.string("SECRET_KEY", "dev-only-secret-key-change-me-in-production-0123456789")
-DEBUG = env.boolean("DEBUG", True)
-ALLOWED_HOSTS = env.listing("ALLOWED_HOSTS", ["*"])
+# --- safe by default: production unless a development command says otherwise ------------------
+
+# Off unless set: `manage.py up` and the test run turn it on for themselves.
+DEBUG = env.boolean("DEBUG", False)
+SECRET_KEY = env.string("SECRET_KEY", deploy.DEVELOPMENT_SECRET_KEY)
+ALLOWED_HOSTS = env.listing("ALLOWED_HOSTS", ["*"] if DEBUG else [])
+if not DEBUG:
+    # Production starts only with secrets and hosts of its own, each named when missing.
+    deploy.refuse_development_values(SECRET_KEY, ALLOWED_HOSTS, env.string("LOCK_SIGNING_KEY"))
+# The address people reach the service at. Every absolute URL starts with it (mail, .ics,
+# feeds, and links in API answers through api.middleware.PublicUrl), never with the Host
+# header a client sent.
+PUBLIC_URL = deploy.public_url(
+    env.string("PUBLIC_URL", f"http://127.0.0.1:{env.integer('PORT', 8000)}")
+)
+# Served at an https address: cookies travel over https only and browsers are told to stay on
+# https. TLS ends in the proxy in front (docs/operations.md), which also redirects plain http,
+# so the app does not (check --deploy's reminder to is silenced); gunicorn learns the scheme
+# from the proxy's X-Forwarded-Proto when FORWARDED_ALLOW_IPS names the proxy.
+HTTPS = PUBLIC_URL.startswith("https://")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+# Seconds browsers keep to https (0 sends no HSTS header).
+SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+# Asking browsers' preload lists to carry the domain is its owner's decision, so it is off
+# unless set, and check --deploy's reminder about it is silenced.
+SECURE_HSTS_PRELOAD = env.boolean("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W008", "security.W021"]
+CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+X_FRAME_OPTIONS = "DENY"
+
 TIME_ZONE = env.string("TIME_ZONE", "Europe/Helsinki")
 USE_TZ = True
 USE_I18N = True
@@ -53,6 +81,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "api.errors.LimitBodySize",
+    "api.middleware.PublicUrl",
     # The admin's and the API docs' static files, served by the API process itself.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -60,6 +89,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -158,15 +188,24 @@ CELERY_TIMEZONE = "UTC"
 # --- Django REST framework ------------------------------------------------------------------------
 
 THROTTLING = env.boolean("THROTTLING", True)
+# Log-in attempts naming one account, and from one client address, and new accounts from one
+# address (a 429 with Retry-After beyond them; api/throttles.py counts them in Redis).
+LOGIN_RATE = env.rate("LOGIN_RATE", "10/min")
+LOGIN_ADDRESS_RATE = env.rate("LOGIN_ADDRESS_RATE", "30/min")
+REGISTRATION_RATE = env.rate("REGISTRATION_RATE", "10/hour")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The proxies in front of the API that append to X-Forwarded-For: a rate limit's client
+    # address is the one the last of them saw. With none, the header (which anyone can send)
+    # is ignored and the connection's own address counts.
+    "NUM_PROXIES": env.integer("NUM_PROXIES", 0),
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
@@ -182,7 +221,7 @@ SPECTACULAR_SETTINGS = {
 # --- booking rules --------------------------------------------------------------------------------
 
 # Booking requests one person may make, e.g. "30/min" (429 with Retry-After beyond it).
-BOOKING_REQUEST_RATE = env.string("BOOKING_REQUEST_RATE", "30/min")
+BOOKING_REQUEST_RATE = env.rate("BOOKING_REQUEST_RATE", "30/min")
 # How many confirmed bookings that have not yet ended one person may hold.
 MAX_ACTIVE_BOOKINGS_PER_USER = env.integer("MAX_ACTIVE_BOOKINGS_PER_USER", 10, minimum=1)
 # A request still pending this long after it was queued is queued again by the sweeper.
@@ -206,8 +245,6 @@ LOCK_CODE_DIGITS = env.integer("LOCK_CODE_DIGITS", 6, minimum=4)
 
 # --- notifications: email, webhooks, calendars ----------------------------------------------------
 
-# Links in mail and the personal calendar feed's URL start with this.
-PUBLIC_URL = env.string("PUBLIC_URL", f"http://127.0.0.1:{env.integer('PORT', 8000)}").rstrip("/")
 EMAIL_HOST = env.string("EMAIL_HOST")
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -267,6 +304,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "bound_fields": {"()": "api.logs.BoundFields"},
+        # A request's path is logged with the secrets in it masked.
+        "masked_paths": {"()": "api.logs.MaskedPaths"},
         "beat_sends_at_debug": {
             "()": "api.logs.AtDebug",
             "prefixes": ["Scheduler: Sending due task"],
@@ -277,7 +316,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["bound_fields"],
+            "filters": ["bound_fields", "masked_paths"],
             "level": LOG_LEVEL,
         }
     },

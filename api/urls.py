@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from api.access.views import AlertsView, LockViewSet
+from api.accounts.views import admin_login
 from api.bookings.views import BookingRequestViewSet, BookingViewSet, SlotSearchView
 from api.catalogue.views import (
     ActivityViewSet,
@@ -36,8 +37,16 @@ urlpatterns = [
     path("api/v1/slots/", SlotSearchView.as_view(), name="slots"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Before the admin's own URLs, so that its login page is this one, behind the log-in limits.
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
 ]
+
+# Django's own error answers as JSON, like the API's; never a debug page.
+handler400 = "api.errors.bad_request"
+handler403 = "api.errors.permission_denied"
+handler404 = "api.errors.not_found"
+handler500 = "api.errors.server_error"

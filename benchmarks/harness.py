@@ -10,6 +10,7 @@ PATH and logs under var/bench-logs/, and stops them by their own process group.
 import contextlib
 import math
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -22,6 +23,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+
+from devices import protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / "var" / "bench-logs"
@@ -96,6 +99,10 @@ class Run:
         os.environ["MQTT_TOPIC_ROOT"] = f"{self.namespace}/flexispace/v1"
         os.environ["THROTTLING"] = "off"
         os.environ["DEBUG"] = "off"
+        # Production refuses the development secrets: the run has its own.
+        os.environ["SECRET_KEY"] = secrets.token_urlsafe(50)
+        os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
+        os.environ["LOCK_SIGNING_KEY"] = protocol.generate_private_key()
         os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
         os.environ["BENCH_MAIL_DIR"] = str(self.mail_dir)
         os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import redis
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -77,6 +78,34 @@ def space(db):
     return SpaceFactory()
 
 
+def delete_keys(pattern: str) -> None:
+    """Delete the keys of the shared Redis that match `pattern` (the run's own, by its prefix)."""
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _run_leaves_no_keys():
+    """At the end, the run's keys in the shared Redis go (queues, marks, rate-limit counts)."""
+    yield
+    delete_keys(f"{RUN}:*")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Every test's requests come from 127.0.0.1, and the rate limits count in the run's part
+    of Redis: each test starts with no count, so one test's logins do not throttle the next's."""
+    yield
+    delete_keys(f"{RUN}:*throttle*")
+
+
 def wait_for(predicate, timeout=20.0, interval=0.05, message="condition"):
     """Poll until `predicate()` is truthy; the value is returned."""
     deadline = time.monotonic() + timeout
@@ -129,13 +158,24 @@ def free_port() -> int:
 
 
 def start_process(name: str, argv: list[str], ready: str, timeout: float = 60.0, **env):
-    """Start a project process against the test database; wait for `ready` in its log."""
+    """Start a project process against the test database; wait for `ready` in its log.
+
+    `env` adds to this process's environment; a variable given as None is left out.
+    """
     LOGS.mkdir(parents=True, exist_ok=True)
     log_path = LOGS / f"{RUN}-{name}.log"
     with log_path.open("w") as log:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
             argv,
-            env={**os.environ, "DATABASE_URL": child_database_url(), **env},
+            env={
+                name: value
+                for name, value in {
+                    **os.environ,
+                    "DATABASE_URL": child_database_url(),
+                    **env,
+                }.items()
+                if value is not None
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -11,6 +11,9 @@ from api import embedded
 
 RUN = os.environ.setdefault("FLEXISPACE_NAMESPACE", f"test{os.getpid()}")
 os.environ.setdefault("MQTT_TOPIC_ROOT", f"{RUN}/flexispace/v1")
+# A development run: the development secrets are fine (pytest-django still runs each test with
+# DEBUG off); tests of production start their processes with production values.
+os.environ.setdefault("DEBUG", "on")
 # The test run connects to everything: it uses the embedded servers for the unset service URLs,
 # started here, before the project's settings read them (they are stopped when the run ends).
 embedded.start_unset()

@@ -54,3 +54,13 @@ def test_the_schema_validates_without_warnings(tmp_path):
 
 def test_the_docs_page_is_served(anonymous):
     assert anonymous.get("/api/v1/docs/").status_code == 200
+
+
+def test_the_alerts_are_paginated_in_the_schema_as_in_the_answers(anonymous, as_operator):
+    schema = anonymous.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    answer = schema["paths"]["/api/v1/alerts/"]["get"]["responses"]["200"]
+    reference = answer["content"]["application/json"]["schema"]["$ref"]
+    component = schema["components"]["schemas"][reference.rsplit("/", 1)[1]]
+    fields = {"count", "next", "previous", "results"}
+    assert set(component["properties"]) == fields
+    assert set(as_operator.get("/api/v1/alerts/").json()) == fields

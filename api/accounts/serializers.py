@@ -3,9 +3,10 @@ from django.contrib.auth.password_validation import validate_password
 from rest_framework import serializers
 
 from api.accounts.models import User
+from api.fields import ModelSerializer
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(ModelSerializer):
     is_operator = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -14,7 +15,7 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "email"]
 
 
-class RegisterSerializer(serializers.ModelSerializer):
+class RegisterSerializer(ModelSerializer):
     password = serializers.CharField(write_only=True, style={"input_type": "password"})
 
     class Meta:

@@ -1,3 +1,8 @@
+import math
+
+from django.contrib import admin
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
@@ -6,12 +11,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.accounts.serializers import RegisterSerializer, TokenRequestSerializer, UserSerializer
+from api.throttles import LOGIN_THROTTLES, RegistrationThrottle
 
 TokenResponse = inline_serializer("TokenResponse", {"token": serializers.CharField()})
 
 
 class RegisterView(APIView):
     permission_classes = [AllowAny]
+    throttle_classes = [RegistrationThrottle]
 
     @extend_schema(
         request=RegisterSerializer,
@@ -32,6 +39,7 @@ class RegisterView(APIView):
 
 class TokenView(APIView):
     permission_classes = [AllowAny]
+    throttle_classes = LOGIN_THROTTLES
 
     @extend_schema(request=TokenRequestSerializer, responses={200: TokenResponse})
     def post(self, request):
@@ -59,3 +67,18 @@ class CalendarTokenView(APIView):
     def post(self, request):
         secret = request.user.rotate_calendar_token()
         return Response({"url": request.build_absolute_uri(f"/api/v1/calendar/{secret}.ics")})
+
+
+def admin_login(request, extra_context=None):
+    """The admin's login page, behind the same log-in limits as the API's."""
+    if request.method == "POST":
+        for throttle in (throttle_class() for throttle_class in LOGIN_THROTTLES):
+            if not throttle.allow_request(request, None):
+                response = HttpResponse(
+                    _("Too many attempts to log in. Try again later."),
+                    status=429,
+                    content_type="text/plain; charset=utf-8",
+                )
+                response["Retry-After"] = str(math.ceil(throttle.wait()))
+                return response
+    return admin.site.login(request, extra_context)

@@ -55,6 +55,9 @@ class BookingRequest(FlexibleCriteria):
     purpose = models.CharField(max_length=500, blank=True)
     # NULL, not "": requests without a key must not collide in the unique constraint.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    # SHA-256 of what was asked for (services.fingerprint): a retry with the key must match it.
+    # Empty on rows from before it was kept.
+    fingerprint = models.CharField(max_length=64, blank=True, db_default="", editable=False)
     status = models.CharField(
         max_length=20, choices=RequestStatus.choices, default=RequestStatus.PENDING
     )

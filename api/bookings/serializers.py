@@ -1,6 +1,7 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -14,7 +15,8 @@ from api.bookings.search import SlotQuery
 from api.catalogue import geo
 from api.catalogue.models import MAX_DURATION_MINUTES, Activity, Space
 from api.catalogue.serializers import PointField
-from api.fields import InstantField, ModelSerializer
+from api.fields import FreeTextField, InstantField, ModelSerializer, OneLineField
+from api.text import validate_one_line
 
 # The largest party anyone may ask for: what the database column holds.
 MAX_PARTY = 2**31 - 1
@@ -53,16 +55,32 @@ def error(field: str, message, code: str) -> serializers.ValidationError:
     return serializers.ValidationError({field: [ErrorDetail(message, code=code)]})
 
 
+class ActivityField(serializers.SlugRelatedField):
+    """An activity by its slug. A query string does not pass the JSON parser's checks, so text
+    no slug holds (a NUL, which PostgreSQL cannot even compare) is refused before the lookup."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="slug", queryset=Activity.objects.all(), **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                validate_one_line(data)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(error.messages, code="not_one_line") from None
+        return super().to_internal_value(data)
+
+
 class CriteriaFields(serializers.Serializer):
     """The fields that say which spaces and times would do: slot search's query and a flexible
     request's body (both read into a SlotQuery by search.SlotQuery.of_criteria)."""
 
-    activity = serializers.SlugRelatedField(slug_field="slug", queryset=Activity.objects.all())
+    activity = ActivityField()
     party_size = serializers.IntegerField(min_value=1, max_value=MAX_PARTY)
     duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_DURATION_MINUTES)
-    district = serializers.CharField(max_length=100, required=False)
+    district = OneLineField(max_length=100, required=False)
     equipment = serializers.ListField(
-        child=serializers.CharField(max_length=60), required=False, max_length=20
+        child=OneLineField(max_length=60), required=False, max_length=20
     )
     near = PointField("near_latitude", "near_longitude", required=False)
     radius_km = serializers.FloatField(required=False, min_value=0.001, max_value=geo.MAX_RADIUS_KM)
@@ -151,10 +169,8 @@ class BookingRequestSerializer(ModelSerializer, CriteriaFields):
     )
     start = InstantField(required=False, allow_null=True)
     end = InstantField(required=False, allow_null=True)
-    activity = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Activity.objects.all(), required=False, allow_null=True
-    )
-    purpose = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    activity = ActivityField(required=False, allow_null=True)
+    purpose = FreeTextField(max_length=500, required=False, allow_blank=True)
     window_start = InstantField(required=False)
     window_end = InstantField(required=False)
     duration_minutes = serializers.IntegerField(

@@ -3,12 +3,15 @@
 Views, tasks and sweeps call these; the booking rules they apply live in rules.py.
 """
 
+import hashlib
+import json
 import logging
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.core.cache import cache
+from django.db import IntegrityError, OperationalError, connection, models, transaction
 from django.utils import timezone
 
 from api.access import services as access
@@ -18,7 +21,7 @@ from api.bookings.choices import BookingStatus, RejectReason, RequestStatus
 from api.bookings.models import Booking, BookingRequest
 from api.catalogue.models import Space
 from api.notifications import services as notifications
-from workers.queue import enqueue_on_commit
+from workers.queue import enqueue, enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -27,31 +30,87 @@ log = logging.getLogger(__name__)
 LOST_RACE = {"23P01", "40P01"}
 
 
+class KeyReused(Exception):
+    """An Idempotency-Key came again with a body unlike its first request's."""
+
+
 def request_booking(user: User, idempotency_key: str | None = None, **fields) -> BookingRequest:
     """Record a validated request durably, then queue it for allocation once committed.
 
-    With an idempotency key, a repeated call returns the first request and creates nothing.
+    With an idempotency key, a repeated call with the same fields returns the first request
+    and creates nothing (KeyReused if the fields differ); a first request that was saved but
+    never queued is queued now.
     """
+    digest = fingerprint(fields)
     if idempotency_key is not None:
         existing = BookingRequest.objects.filter(user=user, idempotency_key=idempotency_key)
         if found := existing.first():
-            return found
+            return _repeated(found, digest)
     try:
         # One INSERT, committed on its own outside a transaction (the API's case), or inside the
         # caller's under a savepoint: either way the row is durable before the task is queued.
         with transaction.atomic() if connection.in_atomic_block else nullcontext():
             booking_request = BookingRequest.objects.create(
-                user=user, idempotency_key=idempotency_key, **fields
+                user=user, idempotency_key=idempotency_key, fingerprint=digest, **fields
             )
     except IntegrityError:
         # Two calls with the same key raced; the other one's row is the answer.
         if idempotency_key is None:
             raise
-        return BookingRequest.objects.get(user=user, idempotency_key=idempotency_key)
+        found = BookingRequest.objects.get(user=user, idempotency_key=idempotency_key)
+        return _repeated(found, digest)
     # A request just made has no booking; knowing it spares the 202 response a query.
     BookingRequest.booking.related.set_cached_value(booking_request, None)
-    enqueue_on_commit("allocation.allocate", booking_request.id)
+    transaction.on_commit(lambda: queue_once(booking_request.id))
     return booking_request
+
+
+def fingerprint(fields: dict) -> str:
+    """A digest of what a request asks for: the same fields give the same digest however the
+    client wrote them (an instant in any offset, an object by its key)."""
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=_plain)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value):
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return str(value)
+
+
+def _repeated(found: BookingRequest, digest: str) -> BookingRequest:
+    # A row from before fingerprints were kept has none to compare.
+    if found.fingerprint and found.fingerprint != digest:
+        raise KeyReused
+    if found.status == RequestStatus.PENDING:
+        # Queued now if its first call died between its commit and its queueing.
+        transaction.on_commit(lambda: queue_once(found.id))
+    return found
+
+
+def _queued_mark(request_id) -> str:
+    return f"booking-request-queued:{request_id}"
+
+
+# A request's mark outlives any wait for its decision; by then the sweeper has it in hand.
+QUEUED_MARK_SECONDS = 24 * 3600
+
+
+def queue_once(request_id) -> bool:
+    """Queue a request for allocation unless it has been; False if it has.
+
+    The first caller to set the request's mark (SET NX in Redis) queues it, whether the call
+    that saved the request or a retry with its key. The mark is kept beside the queue, in the
+    broker's Redis: a Redis that lost its queue lost the marks too, and a retry queues again
+    what was lost. A caller that dies between the mark and the queue leaves the request to the
+    sweeper.
+    """
+    if not cache.add(_queued_mark(request_id), 1, timeout=QUEUED_MARK_SECONDS):
+        return False
+    enqueue("allocation.allocate", request_id)
+    return True
 
 
 def allocate(request_id) -> None:
@@ -200,6 +259,8 @@ def requeue_stale_requests(limit: int = 1000) -> int:
             .values_list("id", flat=True)[:limit]
         )
         BookingRequest.objects.filter(id__in=stale).update(queued_at=now)
+        # Marked as queued, so that a late retry with one's key does not queue it once more.
+        cache.set_many({_queued_mark(pk): 1 for pk in stale}, timeout=QUEUED_MARK_SECONDS)
         for request_id in stale:
             enqueue_on_commit("allocation.allocate", request_id)
     if stale:

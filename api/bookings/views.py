@@ -1,9 +1,10 @@
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -22,8 +23,18 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
-    description="The same key from the same user returns the first request and creates nothing.",
+    description="The same key from the same user with the same body returns the first request "
+    "and creates nothing; with another body it is a 422.",
 )
+
+
+class IdempotencyKeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+
+    def __init__(self):
+        message = _("This Idempotency-Key was used for another request, with another body.")
+        super().__init__({"Idempotency-Key": [ErrorDetail(message, code=self.default_code)]})
 
 
 class BookingRequestThrottle(UserRateThrottle):
@@ -50,16 +61,25 @@ class BookingRequestViewSet(
             return [BookingRequestThrottle()]
         return []
 
-    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={202: BookingRequestSerializer})
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            202: BookingRequestSerializer,
+            422: OpenApiResponse(description="The Idempotency-Key was used for another body."),
+        },
+    )
     def create(self, request, *args, **kwargs):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not 0 < len(key) <= 255:
             raise ValidationError({"Idempotency-Key": ["Use 1 to 255 characters."]})
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        booking_request = services.request_booking(
-            request.user, idempotency_key=key, **serializer.validated_data
-        )
+        try:
+            booking_request = services.request_booking(
+                request.user, idempotency_key=key, **serializer.validated_data
+            )
+        except services.KeyReused:
+            raise IdempotencyKeyReused() from None
         location = f"/api/v1/booking-requests/{booking_request.id}/"
         # The validated serializer renders the answer too: its fields are built once.
         serializer.instance = booking_request

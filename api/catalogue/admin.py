@@ -1,15 +1,25 @@
 from django.contrib import admin
+from django.db import models
 
 from api.catalogue.models import Activity, Closure, ExtraOpening, OpeningHours, Space, Venue
+from api.text import validate_one_line, validate_text
+
+# The admin checks text as the API does (api/text.py): names and addresses on one line.
+CHECKED_TEXT = {
+    models.CharField: {"validators": [validate_one_line]},
+    models.TextField: {"validators": [validate_text]},
+}
 
 
 @admin.register(Activity)
 class ActivityAdmin(admin.ModelAdmin):
+    formfield_overrides = CHECKED_TEXT
     list_display = ["slug", "name_fi", "name_sv", "name_en"]
     search_fields = ["slug", "name_fi", "name_sv", "name_en"]
 
 
 class SpaceInline(admin.TabularInline):
+    formfield_overrides = CHECKED_TEXT
     model = Space
     fields = ["name", "capacity"]
     extra = 0
@@ -20,6 +30,7 @@ class ClosureInline(admin.TabularInline):
     """Dated closures in the venue's local time; hours empty for whole days."""
 
     model = Closure
+    formfield_overrides = CHECKED_TEXT
     fields = ["first_date", "last_date", "opens", "closes", "reason_fi", "reason_sv", "reason_en"]
     extra = 0
 
@@ -41,6 +52,7 @@ class ExtraOpeningInline(admin.TabularInline):
 
 @admin.register(Venue)
 class VenueAdmin(admin.ModelAdmin):
+    formfield_overrides = CHECKED_TEXT
     list_display = ["name", "district", "address", "timezone"]
     list_filter = ["district"]
     search_fields = ["name", "address"]
@@ -54,6 +66,7 @@ class OpeningHoursInline(admin.TabularInline):
 
 @admin.register(Space)
 class SpaceAdmin(admin.ModelAdmin):
+    formfield_overrides = CHECKED_TEXT
     list_display = ["name", "venue", "capacity", "slot_minutes", "buffer_minutes"]
     list_filter = ["venue__district", "activities"]
     search_fields = ["name", "venue__name"]
@@ -65,6 +78,7 @@ class SpaceAdmin(admin.ModelAdmin):
 class ClosureAdmin(admin.ModelAdmin):
     """Every closure, newest dates first, to find and remove one (its alerts go with it)."""
 
+    formfield_overrides = CHECKED_TEXT
     list_display = ["__str__", "first_date", "last_date", "opens", "closes", "reason_en"]
     list_filter = ["venue"]
     search_fields = ["reason_fi", "reason_sv", "reason_en", "space__name", "venue__name"]

@@ -1,6 +1,8 @@
+from datetime import timedelta
+
 import django_filters
 from django import forms
-from django.utils.dateparse import parse_datetime
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -9,20 +11,19 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 from api.bookings.search import spaces_free_for
 from api.catalogue import geo
 from api.catalogue.models import Space
+from api.fields import INSTANT_ERRORS, BadInstant, parse_instant
 
 
 class InstantFormField(forms.DateTimeField):
-    """A query-string time that must carry an offset, like every time in the API."""
+    """A query-string time, read like every time in the API (api.fields.parse_instant)."""
 
     def to_python(self, value):
         if value in self.empty_values:
             return None
-        parsed = parse_datetime(value.strip())
-        if parsed is None:
-            raise forms.ValidationError("Use an RFC 3339 time, e.g. 2026-12-01T18:00:00+02:00.")
-        if parsed.tzinfo is None:
-            raise forms.ValidationError("Give the time with an offset, e.g. +02:00 or Z.")
-        return parsed
+        try:
+            return parse_instant(value)
+        except BadInstant as error:
+            raise forms.ValidationError(INSTANT_ERRORS[error.code], code=error.code) from None
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
@@ -98,6 +99,11 @@ class SpaceFilter(django_filters.FilterSet):
             raise ValidationError({missing: ["Give free_from and free_to together."]})
         if end <= start:
             raise ValidationError({"free_to": ["Must be after free_from."]})
+        # As for availability: a longer interval asks for more work than any answer is worth.
+        if end - start > timedelta(days=settings.AVAILABILITY_MAX_DAYS):
+            raise ValidationError(
+                {"free_to": [f"At most {settings.AVAILABILITY_MAX_DAYS} days after free_from."]}
+            )
         return spaces_free_for(queryset, start, end)
 
     def _near(self, queryset):

@@ -7,13 +7,13 @@ from rest_framework.exceptions import ErrorDetail
 
 from api.catalogue import geo, hours
 from api.catalogue.models import Activity, Closure, ExtraOpening, OpeningHours, Space, Venue
-from api.fields import InstantField, ModelSerializer
+from api.fields import InstantField, ModelSerializer, OneLineField
 
 
 class ActivityNameSerializer(serializers.Serializer):
-    fi = serializers.CharField(source="name_fi", max_length=100)
-    sv = serializers.CharField(source="name_sv", max_length=100)
-    en = serializers.CharField(source="name_en", max_length=100)
+    fi = OneLineField(source="name_fi", max_length=100)
+    sv = OneLineField(source="name_sv", max_length=100)
+    en = OneLineField(source="name_en", max_length=100)
 
 
 class ActivitySerializer(ModelSerializer):
@@ -107,7 +107,7 @@ class SpaceSerializer(ModelSerializer):
         slug_field="slug", many=True, queryset=Activity.objects.all()
     )
     equipment = serializers.ListField(
-        child=serializers.CharField(max_length=60), required=False, default=list
+        child=OneLineField(max_length=60), required=False, default=list
     )
     opening_hours = OpeningHoursSerializer(many=True, required=False, default=list)
     distance_km = serializers.SerializerMethodField()
@@ -173,9 +173,9 @@ class SpaceSerializer(ModelSerializer):
 
 
 class ClosureReasonSerializer(serializers.Serializer):
-    fi = serializers.CharField(source="reason_fi", max_length=200)
-    sv = serializers.CharField(source="reason_sv", max_length=200)
-    en = serializers.CharField(source="reason_en", max_length=200)
+    fi = OneLineField(source="reason_fi", max_length=200)
+    sv = OneLineField(source="reason_sv", max_length=200)
+    en = OneLineField(source="reason_en", max_length=200)
 
 
 class ClosureSerializer(ModelSerializer):

@@ -1,7 +1,8 @@
 """iCalendar documents: a booking's event, a space's busy times, a person's feed.
 
 Times are written in the venue's zone with a VTIMEZONE, so a calendar shows the wall-clock
-time of the venue on both sides of a daylight-saving change.
+time of the venue on both sides of a daylight-saving change. Names go in on one line: a
+content line cannot hold a line break, and rows made before names were checked may.
 """
 
 from collections.abc import Iterable
@@ -14,6 +15,7 @@ from icalendar import Calendar, Event
 from api.bookings.models import Booking
 from api.catalogue.models import Space
 from api.notifications import texts
+from api.text import one_line
 
 PRODID = "-//FlexiSpace//Bookings//EN"
 
@@ -23,7 +25,7 @@ def _calendar(name: str, events: list[Event]) -> Calendar:
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", name)
+    calendar.add("x-wr-calname", one_line(name))
     for event in events:
         calendar.add_component(event)
     starts = [event.decoded("dtstart").date() for event in events]
@@ -50,10 +52,10 @@ def _event(booking: Booking, summary: str, description: str = "", private: bool 
     event.add("dtstamp", timezone.now().astimezone(UTC))
     event.add("dtstart", booking.start.astimezone(zone))
     event.add("dtend", booking.end.astimezone(zone))
-    event.add("summary", summary)
+    event.add("summary", one_line(summary))
     if private:
         venue = booking.space.venue
-        event.add("location", f"{booking.space.name}, {venue.name}, {venue.address}")
+        event.add("location", one_line(f"{booking.space.name}, {venue.name}, {venue.address}"))
         event.add("geo", (venue.latitude, venue.longitude))
         event.add("status", "CANCELLED" if booking.status == "cancelled" else "CONFIRMED")
         event.add("url", texts.booking_url(booking))
@@ -70,7 +72,7 @@ def _owner_event(booking: Booking, language: str, access_code: str | None) -> Ev
     lines = []
     if access_code:
         lines.append(f"{words['access_code']}: {access_code}")
-    lines.append(f"{words['address']}: {booking.space.venue.address}")
+    lines.append(f"{words['address']}: {one_line(booking.space.venue.address)}")
     lines.append(f"{words['how_to_cancel']}: {texts.booking_url(booking)}")
     return _event(booking, f"{booking.space.name}, {booking.space.venue.name}", "\n".join(lines))
 

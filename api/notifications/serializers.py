@@ -2,14 +2,14 @@ from urllib.parse import urlsplit
 
 from rest_framework import serializers
 
-from api.fields import ModelSerializer
+from api.fields import ModelSerializer, OneLineField
 from api.notifications.choices import WebhookEvent
 from api.notifications.models import Webhook, WebhookDelivery
 
 
 class WebhookSerializer(ModelSerializer):
     # The secret signs deliveries; once given it is never shown again.
-    secret = serializers.CharField(write_only=True, min_length=16, max_length=200)
+    secret = OneLineField(write_only=True, min_length=16, max_length=200)
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False
     )

@@ -10,18 +10,21 @@ Sending an email (`send_notification`):
    stamps a claim token; a second delivery of the task changes nothing and stops;
 2. render it (outside any transaction: rendering reads bookings and availability);
 3. in one transaction: lock the row (still ours by its token), hand the message to the mail
-   server, mark it sent, commit. While the send is in progress the row stays locked, so the
-   stuck-row sweep (which skips locked rows) never re-queues a row that is being sent, and that
-   transaction holds nothing but the outbox row.
+   server, mark it sent, commit; only then close the connection (QUIT). While the send is in
+   progress the row stays locked, so the stuck-row sweep (which skips locked rows) never
+   re-queues a row that is being sent, and that transaction holds nothing but the outbox row.
 
 A worker killed during steps 2 or 3 leaves the row in `sending`, unlocked (its connection, and with it
 the transaction, is gone); a redelivered task finds it not pending and does nothing, and the
-sweep queues it again after NOTIFICATION_SENDING_TIMEOUT. The remaining at-least-once window is
-between the mail server accepting the message and our COMMIT of `sent`: a crash or a lost
-database connection exactly there sends the message again later. The Message-ID is the same on
-every attempt (`<notification-ID@…>`), so a mail client can drop such a duplicate.
+sweep queues it again after NOTIFICATION_SENDING_TIMEOUT. One killed after the commit, while
+the server answers QUIT, leaves it sent. The remaining at-least-once window is between the
+mail server taking the whole message and our COMMIT of `sent` (its answer to DATA pending, say):
+a crash or a lost database connection exactly there sends the message again later. The
+Message-ID is the same on every attempt (`<notification-ID@…>`), so a mail client can drop such
+a duplicate (tests/faults/test_email_sending.py counts it).
 """
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -34,6 +37,7 @@ from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
+from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
@@ -169,16 +173,24 @@ def send_notification(notification_id: int) -> str:
     except Exception as error:
         with transaction.atomic():
             return _failed(notification, claim, error)
-    with transaction.atomic():
-        if not _mine(notification, claim).select_for_update().exists():
-            return "taken-over"
-        try:
-            message.send()
-        except Exception as error:
-            return _failed(notification, claim, error)
-        _mine(notification, claim).update(
-            state=NotificationState.SENT, sent_at=timezone.now(), claim=None
-        )
+    mail_server = get_connection()
+    try:
+        with transaction.atomic():
+            if not _mine(notification, claim).select_for_update().exists():
+                return "taken-over"
+            try:
+                mail_server.open()
+                mail_server.send_messages([message])
+            except Exception as error:
+                return _failed(notification, claim, error)
+            _mine(notification, claim).update(
+                state=NotificationState.SENT, sent_at=timezone.now(), claim=None
+            )
+    finally:
+        # QUIT only once `sent` is committed: the server has the message, and a worker that
+        # dies while the server says goodbye must not leave a row that is sent again.
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            mail_server.close()
     return "sent"
 
 

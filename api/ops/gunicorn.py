@@ -4,14 +4,9 @@ The access line carries method, path, status, duration and size as fields. It ne
 the query string, and the secret of a personal calendar feed is cut from its path.
 """
 
-import re
-
 from gunicorn import glogging
 
-from api.logs import Json
-
-# /api/v1/calendar/{token}.ics: the token is the feed's only credential.
-SECRET_PATHS = re.compile(r"^(/api/v1/calendar/)[^/.]+")
+from api.logs import Json, masked
 
 
 class JsonLogger(glogging.Logger):
@@ -25,7 +20,7 @@ class JsonLogger(glogging.Logger):
         if not self.access_log_enabled:
             return
         status = resp.status
-        path = SECRET_PATHS.sub(r"\1{token}", environ.get("PATH_INFO", ""))
+        path = masked(environ.get("PATH_INFO", ""))
         fields = {
             "method": environ.get("REQUEST_METHOD"),
             "path": path,

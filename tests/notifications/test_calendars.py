@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from icalendar import Calendar
 
 from api.access import services as access
@@ -95,7 +96,7 @@ def test_the_personal_feed_follows_its_secret_which_the_user_can_rotate(owner, o
     client = client_for(owner)
     assert anonymous.post("/api/v1/auth/me/calendar-token/").status_code == 401
     first = client.post("/api/v1/auth/me/calendar-token/").json()["url"]
-    assert first.startswith("http://testserver/api/v1/calendar/") and first.endswith(".ics")
+    assert first.startswith(f"{settings.PUBLIC_URL}/api/v1/calendar/") and first.endswith(".ics")
     calendar = parse(anonymous.get(first))
     assert [e.start for e in calendar.events] == [utc for _, utc in AROUND_DST]
     assert all(e.start.hour == 18 for e in calendar.events)

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bookings', '0003_booking_status_start'),
+        ('bookings', '0004_bookingrequest_fingerprint'),
         ('catalogue', '0002_discovery'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
