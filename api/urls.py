@@ -5,8 +5,15 @@ from rest_framework.routers import DefaultRouter
 
 from api.access.views import AlertsView, LockViewSet
 from api.accounts.views import admin_login
-from api.bookings.views import BookingRequestViewSet, BookingViewSet
-from api.catalogue.views import ActivityViewSet, SpaceViewSet, VenueViewSet
+from api.bookings.views import BookingRequestViewSet, BookingViewSet, SlotSearchView
+from api.catalogue.views import (
+    ActivityViewSet,
+    ExtraOpeningViewSet,
+    SpaceClosureViewSet,
+    SpaceViewSet,
+    VenueClosureViewSet,
+    VenueViewSet,
+)
 from api.notifications.views import WebhookViewSet
 from api.ops.views import healthz, metrics, readyz
 
@@ -14,6 +21,9 @@ router = DefaultRouter()
 router.register("activities", ActivityViewSet)
 router.register("venues", VenueViewSet)
 router.register("spaces", SpaceViewSet)
+router.register(r"spaces/(?P<space_pk>\d+)/closures", SpaceClosureViewSet, basename="space-closure")
+router.register(r"venues/(?P<venue_pk>\d+)/closures", VenueClosureViewSet, basename="venue-closure")
+router.register(r"spaces/(?P<space_pk>\d+)/openings", ExtraOpeningViewSet, basename="opening")
 router.register("booking-requests", BookingRequestViewSet, basename="booking-request")
 router.register("bookings", BookingViewSet, basename="booking")
 router.register("locks", LockViewSet)
@@ -24,6 +34,7 @@ urlpatterns = [
     path("api/v1/", include(router.urls)),
     path("api/v1/", include("api.accounts.urls")),
     path("api/v1/alerts/", AlertsView.as_view(), name="alerts"),
+    path("api/v1/slots/", SlotSearchView.as_view(), name="slots"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # Before the admin's own URLs, so that its login page is this one, behind the log-in limits.

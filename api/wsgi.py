@@ -1,3 +1,4 @@
+import gc
 import io
 import os
 
@@ -37,3 +38,9 @@ def _read_at_most(stream, size: int) -> bytes:
         parts.append(part)
         left -= len(part)
     return b"".join(parts)
+
+
+# What is loaded by now lives as long as the process: kept out of the cyclic collector's way, so
+# that a request that allocates much (slot search across a city) does not pay for scanning all
+# of Django each time a collection runs (benchmarks/RESULTS.md, growth: GET /slots/).
+gc.freeze()

@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -115,6 +116,29 @@ def wait_for(predicate, timeout=20.0, interval=0.05, message="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         time.sleep(interval)
+
+
+def all_at_once(function, arguments) -> list[Exception]:
+    """Call `function(argument)` for each argument in threads of their own, released together
+    (each with its own database connection); the errors they raised."""
+    barrier = threading.Barrier(len(arguments))
+    errors = []
+
+    def run(argument):
+        try:
+            barrier.wait()
+            function(argument)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(argument,)) for argument in arguments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
 
 
 def child_database_url() -> str:

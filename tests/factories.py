@@ -1,6 +1,6 @@
 """Test data: people, venues, spaces and bookings with sensible defaults."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import factory
 from django.utils import timezone
@@ -82,6 +82,11 @@ class SpaceFactory(factory.django.DjangoModelFactory):
                 OpeningHours(space=self, weekday=w, opens=o, closes=c)
                 for w, o, c in (ALL_WEEK if extracted is None else extracted)
             )
+
+
+def z(moment) -> str:
+    """An instant as the API shows it: RFC 3339 in UTC with Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def next_slot(hours_ahead: int = 3, minutes: int = 60):

@@ -29,6 +29,13 @@ CONTRACT_PATHS = [
     "/api/v1/locks/{id}/",
     "/api/v1/locks/{id}/unlock/",
     "/api/v1/alerts/",
+    "/api/v1/slots/",
+    "/api/v1/spaces/{space_pk}/closures/",
+    "/api/v1/spaces/{space_pk}/closures/{id}/",
+    "/api/v1/venues/{venue_pk}/closures/",
+    "/api/v1/venues/{venue_pk}/closures/{id}/",
+    "/api/v1/spaces/{space_pk}/openings/",
+    "/api/v1/spaces/{space_pk}/openings/{id}/",
 ]
 
 

@@ -1,105 +1,195 @@
-"""When a space can be booked: opening hours minus live bookings and their buffers."""
+"""A space's calendar from the database, for the rules (api/bookings/rules.py) to judge.
 
-from datetime import datetime, timedelta
+It loads a space's rule values with the dated openings and closures that meet a period, and
+the live bookings that meet it, always with indexed range queries: the GiST index of the
+bookings' exclusion constraint (space, blocked) and the closures' GiST index on their dates.
+"""
 
-from django.contrib.postgres.fields import DateTimeRangeField
-from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-from django.db.models import (
-    BigIntegerField,
-    DateTimeField,
-    Exists,
-    ExpressionWrapper,
-    Func,
-    OuterRef,
-    QuerySet,
-    Value,
-)
-from django.db.models.functions import Cast
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import connection
+from django.db.backends.postgresql.psycopg_any import DateRange, DateTimeTZRange
+from django.db.models import BigIntegerField, FloatField, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast, Extract
 from django.utils import timezone
 
+from api.bookings import rules
 from api.bookings.choices import BookingStatus
 from api.bookings.models import Booking
-from api.catalogue import hours
-from api.catalogue.models import Space
+from api.catalogue.models import (
+    MAX_ADVANCE_DAYS,
+    MAX_DURATION_MINUTES,
+    Closure,
+    ExtraOpening,
+    LocalDates,
+    Space,
+)
+
+# The values of a space that decide which starts it takes (with its hours), by name.
+TIMING_FIELDS = (
+    "slot_minutes",
+    "min_duration_minutes",
+    "max_duration_minutes",
+    "lead_time_minutes",
+    "max_advance_days",
+)
+# Every value of a space that the rules read (SpaceRules has fields of these names).
+RULE_FIELDS = ("capacity", *TIMING_FIELDS, "buffer_minutes")
 
 
-def busy_intervals(space: Space, start: datetime, end: datetime) -> list[hours.Interval]:
-    """Where no new booking may be: each live booking widened by the buffer on both sides."""
-    bookings = Booking.objects.filter(
-        # As bigint: a plain literal is an int4, and btree_gist has no int8 = int4 operator, so
-        # the exclusion constraint's GiST index (space, blocked) could then match only on
-        # `blocked`, reading every space's bookings in the window (slower as history grows).
-        space_id=Cast(Value(space.pk), BigIntegerField()),
-        status__in=BookingStatus.live(),
-        blocked__overlap=DateTimeTZRange(start - space.buffer, end + space.buffer, "[)"),
-    ).values_list("start", "end")
-    return [(s - space.buffer, e + space.buffer) for s, e in bookings]
+# No booking may lie outside [now - REACH_BEFORE, now + REACH_AFTER) (the space's validators):
+# queries about times beyond are cut there, so a time in the year 1 or 9999 finds nothing
+# rather than leaving the calendar.
+REACH_BEFORE = timedelta(days=1)
+REACH_AFTER = timedelta(days=MAX_ADVANCE_DAYS + 1, minutes=MAX_DURATION_MINUTES)
 
 
-def bookable_window(space: Space, now: datetime) -> hours.Interval:
+def within_reach(start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) cut to where bookings can be (empty when start >= end afterwards)."""
+    return max(start, now - REACH_BEFORE), min(end, now + REACH_AFTER)
+
+
+def local_dates(zone: ZoneInfo, start: datetime, end: datetime) -> tuple[date, date]:
+    """The local dates whose hours may meet [start, end) (within reach), a day wider."""
+    start, end = within_reach(start, end, timezone.now())
     return (
-        now + timedelta(minutes=space.lead_time_minutes),
-        now + timedelta(days=space.max_advance_days),
+        start.astimezone(zone).date() - timedelta(days=1),
+        max(start, end).astimezone(zone).date() + timedelta(days=1),
     )
+
+
+def space_rules(
+    values: dict,
+    zone: ZoneInfo,
+    weekly: Iterable[tuple[int, int, int]],
+    activities: Iterable[int],
+    openings: Iterable[tuple] = (),
+    closures: Iterable[tuple] = (),
+) -> rules.SpaceRules:
+    """SpaceRules from a space's values (RULE_FIELDS) and its hours, however they were read."""
+    return rules.SpaceRules(
+        hours=rules.Hours(zone, tuple(sorted(weekly)), tuple(sorted(openings)), tuple(closures)),
+        activities=frozenset(activities),
+        **{name: values[name] for name in RULE_FIELDS},
+    )
+
+
+def rules_for(
+    spaces: Iterable[Space], start: datetime, end: datetime
+) -> dict[int, rules.SpaceRules]:
+    """The rules of each space (by id) for bookings that meet [start, end): its values, its
+    weekly hours and activities (prefetch `opening_hours` and `activities`, and select the
+    venue), and the dated openings and closures of those dates, read for all at once."""
+    spaces = list(spaces)
+    if not spaces:
+        return {}
+    first = min(local_dates(space.venue.zone, start, end)[0] for space in spaces)
+    last = max(local_dates(space.venue.zone, start, end)[1] for space in spaces)
+    openings, closures = dated_hours_for({s.pk: s.venue_id for s in spaces}, first, last)
+    return {
+        space.pk: space_rules(
+            {name: getattr(space, name) for name in RULE_FIELDS},
+            space.venue.zone,
+            [(h.weekday, h.opens, h.closes) for h in space.opening_hours.all()],
+            [activity.pk for activity in space.activities.all()],
+            openings[space.pk],
+            closures[space.pk],
+        )
+        for space in spaces
+    }
+
+
+def rules_of(space: Space, start: datetime, end: datetime) -> rules.SpaceRules:
+    return rules_for([space], start, end)[space.pk]
+
+
+def dated_hours_for(
+    spaces: dict[int, int], first: date, last: date
+) -> tuple[dict[int, list[tuple]], dict[int, list[tuple]]]:
+    """The extra openings and the closures (of the space or its venue) on the dates first to
+    last, for many spaces at once (`spaces` maps a space's id to its venue's): two queries on
+    the dates alone (an index each), since a city has few of them on any dates."""
+    openings, closures = defaultdict(list), defaultdict(list)
+    for opening in ExtraOpening.objects.filter(date__range=(first, last)):
+        if opening.space_id in spaces:
+            openings[opening.space_id].append(opening.hours)
+    by_venue = defaultdict(list)
+    for space_id, venue_id in spaces.items():
+        by_venue[venue_id].append(space_id)
+    closing = Closure.objects.alias(dates=LocalDates()).filter(
+        dates__overlap=DateRange(first, last, "[]")
+    )
+    for closure in closing:
+        if closure.space_id:
+            if closure.space_id in spaces:
+                closures[closure.space_id].append(closure.hours)
+        else:
+            for space_id in by_venue.get(closure.venue_id, ()):
+                closures[space_id].append(closure.hours)
+    return openings, closures
+
+
+def bookings_of(space: Space, start: datetime, end: datetime) -> list[rules.Interval]:
+    """The live bookings of the space that come within its buffer of [start, end)."""
+    return list(
+        Booking.objects.filter(
+            # As bigint: a plain literal is an int4, and btree_gist has no int8 = int4
+            # operator, so the exclusion constraint's GiST index (space, blocked) could then
+            # match only on `blocked`, reading every space's bookings in the window (slower as
+            # history grows).
+            space_id=Cast(Value(space.pk), BigIntegerField()),
+            status__in=BookingStatus.live(),
+            blocked__overlap=DateTimeTZRange(start - space.buffer, end + space.buffer, "[)"),
+        ).values_list("start", "end")
+    )
+
+
+def id_array(ids: Iterable[int]) -> RawSQL:
+    """Ids for `__in` as one array parameter rather than one parameter each (thousands of those
+    cost more to build into SQL than the query takes)."""
+    return RawSQL("SELECT unnest(%s::bigint[])", (list(ids),))
+
+
+def bookings_for(
+    start: datetime, end: datetime, spaces: Iterable[int] | None = None
+) -> dict[int, list[tuple[float, float]]]:
+    """The live bookings that meet [start, end), by space (of `spaces`, or of any), as epoch
+    seconds: for slot search across a city. The index on (status, end) reads only the bookings
+    that end after `start`: those of the coming weeks, however long the history.
+
+    Epoch seconds (a float each, read by psycopg in C) rather than datetimes: Django reads a
+    timestamptz in Python, which for a city's week of bookings costs more than the search."""
+    bookings = Booking.objects.filter(status__in=BookingStatus.live(), end__gt=start, start__lt=end)
+    if spaces is not None:
+        bookings = bookings.filter(space__in=id_array(spaces))
+    rows = bookings.order_by().values_list(
+        "space_id",
+        # In UTC: Django reads a datetime's parts in the current zone otherwise.
+        Cast(Extract("start", "epoch", tzinfo=UTC), FloatField()),
+        Cast(Extract("end", "epoch", tzinfo=UTC), FloatField()),
+    )
+    with connection.cursor() as cursor:
+        # Straight from the cursor: Django's row-by-row converters cost as much as the query.
+        cursor.execute(*rows.query.sql_with_params())
+        rows = cursor.fetchall()
+    found = defaultdict(list)
+    for space_id, booking_start, booking_end in rows:
+        found[space_id].append((booking_start, booking_end))
+    return found
 
 
 def free_intervals(
     space: Space, start: datetime, end: datetime, now: datetime | None = None
-) -> list[hours.Interval]:
-    """Intervals inside [start, end) where a booking of at least the minimum duration fits."""
-    earliest, latest = bookable_window(space, now or timezone.now())
-    start, end = max(start, earliest), min(end, latest)
+) -> list[rules.Interval]:
+    """GET /spaces/{id}/availability/: where a booking of the space may lie in [start, end)."""
+    now = now or timezone.now()
+    start, end = within_reach(start, end, now)
     if start >= end:
         return []
-    free = hours.subtract(space.opening_intervals(start, end), busy_intervals(space, start, end))
-    shortest = timedelta(minutes=space.min_duration_minutes)
-    aligned = []
-    for s, e in hours.clip(free, start, end):
-        s, e = _round_to_grid(space, s, up=True), _round_to_grid(space, e, up=False)
-        if e - s >= shortest:
-            aligned.append((s, e))
-    return aligned
-
-
-def _round_to_grid(space: Space, instant: datetime, up: bool) -> datetime:
-    local = instant.astimezone(space.venue.zone)
-    midnight_offset = timedelta(
-        hours=local.hour, minutes=local.minute, seconds=local.second, microseconds=local.microsecond
-    )
-    step = timedelta(minutes=space.slot_minutes)
-    remainder = midnight_offset % step
-    if not remainder:
-        return instant
-    return instant - remainder + (step if up else timedelta(0))
-
-
-def spaces_free_for(spaces: QuerySet[Space], start: datetime, end: datetime) -> QuerySet[Space]:
-    """The spaces in `spaces` where [start, end) could be booked right now."""
-    # [start, end + the space's buffer) meets a live booking's [start, end + buffer) exactly
-    # when the two bookings would be closer than the buffer.
-    wanted = Func(
-        Value(start),
-        ExpressionWrapper(
-            Value(end) + OuterRef("buffer_minutes") * Value(timedelta(minutes=1)),
-            output_field=DateTimeField(),
-        ),
-        function="tstzrange",
-        output_field=DateTimeRangeField(),
-    )
-    taken = Booking.objects.filter(
-        space=OuterRef("pk"), status__in=BookingStatus.live(), blocked__overlap=wanted
-    )
-    now = timezone.now()
-    candidates = (
-        spaces.exclude(Exists(taken)).select_related("venue").prefetch_related("opening_hours")
-    )
-    free = [
-        space.pk
-        for space in candidates
-        if _within(bookable_window(space, now), start, end) and space.is_open(start, end)
-    ]
-    return spaces.filter(pk__in=free)
-
-
-def _within(window: hours.Interval, start: datetime, end: datetime) -> bool:
-    return window[0] <= start and end <= window[1]
+    space_rules = rules_of(space, start, end)
+    busy = rules.widen(bookings_of(space, start, end), space_rules.buffer)
+    return rules.free_intervals(space_rules, busy, start, end, now)

@@ -8,10 +8,21 @@ class RequestStatus(models.TextChoices):
 
 
 class RejectReason(models.TextChoices):
+    """Why a booking request was refused: the code the API shows, and what the worker records.
+
+    The booking rules (api/bookings/rules.py) return these; texts.REASONS words them in fi/sv/en.
+    """
+
     SLOT_TAKEN = "slot_taken", "The slot was taken by someone else."
     QUOTA_EXCEEDED = "quota_exceeded", "You already hold the most active bookings allowed."
     SPACE_CLOSED = "space_closed", "The space is not open at that time."
     TOO_LATE = "too_late", "The slot starts too soon to be booked."
+    TOO_FAR_AHEAD = "too_far_ahead", "The slot is further ahead than the space takes bookings."
+    OFF_GRID = "off_grid", "The slot does not start and end on the space's slot grid."
+    DURATION_NOT_ALLOWED = "duration_not_allowed", "The space does not take bookings that long."
+    OVER_CAPACITY = "over_capacity", "The party is larger than the space holds."
+    ACTIVITY_NOT_OFFERED = "activity_not_offered", "The space does not offer the activity."
+    NO_SPACE_AVAILABLE = "no_space_available", "No space matched the request."
 
 
 class BookingStatus(models.TextChoices):

@@ -2,7 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
+from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 
@@ -10,16 +10,46 @@ from api.bookings.choices import BookingStatus, RejectReason, RequestStatus
 from api.catalogue.models import Activity, Space
 
 
-class BookingRequest(models.Model):
-    """What a person asked for; a worker decides it exactly once."""
+class FlexibleCriteria(models.Model):
+    """What a flexible request asks for instead of a space and a time: any space for the
+    activity and the party, `duration_minutes` long, inside [window_start, window_end), and
+    optionally in a district, near a point, with equipment. api/bookings/search.py turns it
+    into a `SlotQuery` and finds the offers, best first."""
+
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    duration_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # NULL, not "": the API shows a district not asked for as null.
+    district = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    near_latitude = models.FloatField(null=True, blank=True)
+    near_longitude = models.FloatField(null=True, blank=True)
+    radius_km = models.FloatField(null=True, blank=True)
+    equipment = ArrayField(models.CharField(max_length=60), default=list, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_flexible(self) -> bool:
+        return self.window_start is not None
+
+
+class BookingRequest(FlexibleCriteria):
+    """What a person asked for; a worker decides it exactly once.
+
+    A direct request names the space and the times; a flexible one gives its criteria
+    (`FlexibleCriteria`), and the space and times are those of the booking it was given.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="booking_requests"
     )
-    space = models.ForeignKey(Space, on_delete=models.PROTECT, related_name="requests")
-    start = models.DateTimeField()
-    end = models.DateTimeField()
+    space = models.ForeignKey(
+        Space, on_delete=models.PROTECT, related_name="requests", null=True, blank=True
+    )
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
     party_size = models.PositiveIntegerField()
     activity = models.ForeignKey(Activity, on_delete=models.PROTECT, null=True, blank=True)
     purpose = models.CharField(max_length=500, blank=True)
@@ -47,7 +77,22 @@ class BookingRequest(models.Model):
                 fields=["user", "idempotency_key"],
                 condition=models.Q(idempotency_key__isnull=False),
                 name="booking_request_idempotency_key",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    window_start__isnull=True,
+                    space__isnull=False,
+                    start__isnull=False,
+                    end__isnull=False,
+                )
+                | models.Q(
+                    window_start__isnull=False,
+                    window_end__isnull=False,
+                    duration_minutes__isnull=False,
+                    activity__isnull=False,
+                ),
+                name="booking_request_direct_or_flexible",
+            ),
         ]
         indexes = [
             models.Index(

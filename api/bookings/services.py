@@ -1,6 +1,6 @@
 """The booking verbs: request, allocate, cancel, and the sweeps that keep them moving.
 
-Views, tasks and sweeps call these; the rules live here once.
+Views, tasks and sweeps call these; the booking rules they apply live in rules.py.
 """
 
 import hashlib
@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from api.access import services as access
 from api.accounts.models import User
-from api.bookings import metrics
+from api.bookings import availability, metrics, rules, search
 from api.bookings.choices import BookingStatus, RejectReason, RequestStatus
 from api.bookings.models import Booking, BookingRequest
+from api.catalogue.models import Space
 from api.notifications import services as notifications
 from workers.queue import enqueue, enqueue_on_commit
 
@@ -115,8 +116,10 @@ def queue_once(request_id) -> bool:
 def allocate(request_id) -> None:
     """Decide a pending request once: confirm it with a booking, or reject it with a reason.
 
-    Safe to run twice (a redelivered task): the request row is locked and only a pending
-    request is decided.
+    Every booking rule is checked again now, so a space edited after the request was queued is
+    honoured. A direct request gets its slot or a reason; a flexible one gets the best offer
+    that slot search finds now (see docs/discovery.md). Safe to run twice (a redelivered task):
+    the request row is locked and only a pending request is decided.
     """
     with transaction.atomic():
         booking_request = (
@@ -129,16 +132,22 @@ def allocate(request_id) -> None:
         )
         if booking_request is None:
             return
-        reason = _reason_to_reject(booking_request)
-        booking = None if reason else _try_to_book(booking_request)
+        now = timezone.now()
+        if booking_request.is_flexible:
+            booking, reason = _book_best_offer(booking_request, now)
+        else:
+            booking, reason = _book_as_asked(booking_request, now)
         if booking is not None:
             access.create_grant(booking)
-        if reason is None and booking is None:
-            reason = RejectReason.SLOT_TAKEN
+            # A flexible request shows the space and the times it was given.
+            booking_request.space = booking.space
+            booking_request.start, booking_request.end = booking.start, booking.end
         booking_request.status = RequestStatus.REJECTED if reason else RequestStatus.CONFIRMED
         booking_request.reason = reason
-        booking_request.decided_at = timezone.now()
-        booking_request.save(update_fields=["status", "reason", "decided_at"])
+        booking_request.decided_at = now
+        booking_request.save(
+            update_fields=["status", "reason", "decided_at", "space", "start", "end"]
+        )
         notifications.request_decided(booking_request, booking)
     outcome = reason or "confirmed"
     metrics.DECISIONS.labels(outcome=outcome).inc()
@@ -153,29 +162,59 @@ def allocate(request_id) -> None:
     )
 
 
-def _reason_to_reject(booking_request: BookingRequest) -> RejectReason | None:
-    space = booking_request.space
-    if booking_request.start < timezone.now():
-        return RejectReason.TOO_LATE
-    if not space.is_open(booking_request.start, booking_request.end):
-        return RejectReason.SPACE_CLOSED
+def _book_as_asked(booking_request: BookingRequest, now: datetime):
+    """(booking, None), or (None, the reason): the rules first, then the exclusion constraint."""
+    start, end = booking_request.start, booking_request.end
+    space_rules = availability.rules_of(booking_request.space, start, end)
+    breach = rules.breach(
+        space_rules, start, end, booking_request.party_size, booking_request.activity_id, now
+    )
+    if breach is not None:
+        return None, breach.reason
+    if reason := _quota_reason(booking_request):
+        return None, reason
+    booking = _try_to_book(booking_request, booking_request.space, start, end)
+    return (booking, None) if booking else (None, RejectReason.SLOT_TAKEN)
+
+
+def _book_best_offer(booking_request: BookingRequest, now: datetime):
+    """(booking, None), or (None, the reason): the offers in slot search's order, each tried
+    under the exclusion constraint until one holds; another request that won an offer since the
+    search, or a rule that no longer holds, only moves this one on to the next."""
+    if reason := _quota_reason(booking_request):
+        return None, reason
+    offers = search.search(search.SlotQuery.of_criteria(booking_request), now)
+    spaces = {}
+    for offer in offers:
+        wanted = (offer.start, offer.end, booking_request.party_size, booking_request.activity_id)
+        if rules.breach(offers.rules_of(offer.space), *wanted, now):
+            continue
+        if offer.space not in spaces:
+            spaces[offer.space] = Space.objects.select_related("venue").get(pk=offer.space)
+        booking = _try_to_book(booking_request, spaces[offer.space], offer.start, offer.end)
+        if booking is not None:
+            return booking, None
+    return None, RejectReason.NO_SPACE_AVAILABLE
+
+
+def _quota_reason(booking_request: BookingRequest) -> RejectReason | None:
     # Locking the person's row serialises their concurrent requests, so the count holds.
     booking_request.user = User.objects.select_for_update().get(pk=booking_request.user_id)
-    if active_booking_count(booking_request.user_id) >= settings.MAX_ACTIVE_BOOKINGS_PER_USER:
-        return RejectReason.QUOTA_EXCEEDED
-    return None
+    return rules.check_quota(
+        active_booking_count(booking_request.user_id), settings.MAX_ACTIVE_BOOKINGS_PER_USER
+    )
 
 
-def _try_to_book(booking_request: BookingRequest) -> Booking | None:
+def _try_to_book(booking_request: BookingRequest, space, start, end) -> Booking | None:
     """Insert the booking; PostgreSQL's exclusion constraint decides who gets the space."""
     try:
         with transaction.atomic():
             return Booking.objects.create(
-                space=booking_request.space,
+                space=space,
                 user_id=booking_request.user_id,
                 request=booking_request,
-                start=booking_request.start,
-                end=booking_request.end,
+                start=start,
+                end=end,
                 party_size=booking_request.party_size,
                 activity_id=booking_request.activity_id,
             )

@@ -5,12 +5,19 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
-from api.bookings import services
+from api.bookings import search, services
 from api.bookings.models import Booking, BookingRequest
-from api.bookings.serializers import BookingRequestSerializer, BookingSerializer
+from api.bookings.serializers import (
+    BookingRequestSerializer,
+    BookingSerializer,
+    OfferSerializer,
+    SlotSearchSerializer,
+)
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -98,3 +105,19 @@ class BookingViewSet(viewsets.ReadOnlyModelViewSet):
     def cancel(self, request, pk=None):
         booking = services.cancel_booking(self.get_object())
         return Response(self.get_serializer(booking).data)
+
+
+class SlotSearchView(GenericAPIView):
+    """Concrete bookable offers for an activity, a party and a window, across every matching
+    space, best first: the smallest space that fits, then the nearest, then the earliest."""
+
+    permission_classes = [AllowAny]
+    serializer_class = OfferSerializer
+    filter_backends = []  # its query is SlotSearchSerializer's, not a queryset's filters
+
+    @extend_schema(parameters=[SlotSearchSerializer], responses=OfferSerializer(many=True))
+    def get(self, request):
+        criteria = SlotSearchSerializer(data=request.query_params)
+        criteria.is_valid(raise_exception=True)
+        page = self.paginate_queryset(search.search(criteria.query()))
+        return self.get_paginated_response(OfferSerializer(page, many=True).data)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db import models
 
-from api.catalogue.models import Activity, OpeningHours, Space, Venue
+from api.catalogue.models import Activity, Closure, ExtraOpening, OpeningHours, Space, Venue
 from api.text import validate_one_line, validate_text
 
 # The admin checks text as the API does (api/text.py): names and addresses on one line.
@@ -26,13 +26,37 @@ class SpaceInline(admin.TabularInline):
     show_change_link = True
 
 
+class ClosureInline(admin.TabularInline):
+    """Dated closures in the venue's local time; hours empty for whole days."""
+
+    model = Closure
+    formfield_overrides = CHECKED_TEXT
+    fields = ["first_date", "last_date", "opens", "closes", "reason_fi", "reason_sv", "reason_en"]
+    extra = 0
+
+
+class VenueClosureInline(ClosureInline):
+    fk_name = "venue"
+
+
+class SpaceClosureInline(ClosureInline):
+    fk_name = "space"
+
+
+class ExtraOpeningInline(admin.TabularInline):
+    """Extra local hours on one date (minutes after midnight, like the weekly hours)."""
+
+    model = ExtraOpening
+    extra = 0
+
+
 @admin.register(Venue)
 class VenueAdmin(admin.ModelAdmin):
     formfield_overrides = CHECKED_TEXT
     list_display = ["name", "district", "address", "timezone"]
     list_filter = ["district"]
     search_fields = ["name", "address"]
-    inlines = [SpaceInline]
+    inlines = [SpaceInline, VenueClosureInline]
 
 
 class OpeningHoursInline(admin.TabularInline):
@@ -47,4 +71,16 @@ class SpaceAdmin(admin.ModelAdmin):
     list_filter = ["venue__district", "activities"]
     search_fields = ["name", "venue__name"]
     filter_horizontal = ["activities"]
-    inlines = [OpeningHoursInline]
+    inlines = [OpeningHoursInline, ExtraOpeningInline, SpaceClosureInline]
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    """Every closure, newest dates first, to find and remove one (its alerts go with it)."""
+
+    formfield_overrides = CHECKED_TEXT
+    list_display = ["__str__", "first_date", "last_date", "opens", "closes", "reason_en"]
+    list_filter = ["venue"]
+    search_fields = ["reason_fi", "reason_sv", "reason_en", "space__name", "venue__name"]
+    raw_id_fields = ["space", "venue"]
+    ordering = ["-first_date"]

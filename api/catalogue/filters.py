@@ -3,11 +3,13 @@ from datetime import timedelta
 import django_filters
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 
-from api.bookings.availability import spaces_free_for
+from api.bookings.search import spaces_free_for
+from api.catalogue import geo
 from api.catalogue.models import Space
 from api.fields import INSTANT_ERRORS, BadInstant, parse_instant
 
@@ -29,6 +31,24 @@ class InstantFilter(django_filters.Filter):
     field_class = InstantFormField
 
 
+class PointFormField(forms.CharField):
+    """`near=<lat>,<lon>`."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        try:
+            return geo.parse_point(value)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+@extend_schema_field({"type": "string", "example": "60.1875,24.9776"})
+class PointFilter(django_filters.Filter):
+    field_class = PointFormField
+
+
 @extend_schema_field({"type": "array", "items": {"type": "string"}})
 class EquipmentFilter(django_filters.Filter):
     """`equipment=piano&equipment=drums`: spaces that have all of them."""
@@ -45,19 +65,32 @@ class SpaceFilter(django_filters.FilterSet):
     min_capacity = django_filters.NumberFilter(field_name="capacity", lookup_expr="gte")
     district = django_filters.CharFilter(field_name="venue__district", lookup_expr="iexact")
     equipment = EquipmentFilter(field_name="equipment")
-    free_from = InstantFilter(method="filter_free")
-    free_to = InstantFilter(method="filter_free")
+    free_from = InstantFilter(method="filter_later")
+    free_to = InstantFilter(method="filter_later")
+    near = PointFilter(method="filter_later", max_length=100)
+    radius_km = django_filters.NumberFilter(
+        method="filter_later", min_value=0.001, max_value=geo.MAX_RADIUS_KM
+    )
 
     class Meta:
         model = Space
-        fields = ["activity", "min_capacity", "district", "equipment", "free_from", "free_to"]
+        fields = [
+            "activity",
+            "min_capacity",
+            "district",
+            "equipment",
+            "free_from",
+            "free_to",
+            "near",
+            "radius_km",
+        ]
 
-    def filter_free(self, queryset, name, value):
-        # Both bounds are applied together in filter_queryset.
+    def filter_later(self, queryset, name, value):
+        # Applied together in filter_queryset: free_from with free_to, near with radius_km.
         return queryset
 
     def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
+        queryset = self._near(super().filter_queryset(queryset))
         start, end = self.form.cleaned_data.get("free_from"), self.form.cleaned_data.get("free_to")
         if start is None and end is None:
             return queryset
@@ -72,3 +105,15 @@ class SpaceFilter(django_filters.FilterSet):
                 {"free_to": [f"At most {settings.AVAILABILITY_MAX_DAYS} days after free_from."]}
             )
         return spaces_free_for(queryset, start, end)
+
+    def _near(self, queryset):
+        """Ordered by the distance from `near`, each with `distance_km`; within `radius_km`."""
+        point, radius = self.form.cleaned_data.get("near"), self.form.cleaned_data.get("radius_km")
+        if point is None:
+            if radius is not None:
+                message = ErrorDetail(_("Give near with radius_km."), code="radius_without_near")
+                raise ValidationError({"radius_km": [message]})
+            return queryset
+        if radius is not None:
+            queryset = geo.within_km(queryset, point, float(radius))
+        return queryset.annotate(distance_km=geo.distance_km(point)).order_by("distance_km", "id")

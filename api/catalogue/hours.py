@@ -25,6 +25,18 @@ def format_minute(value: int) -> str:
     return f"{value // 60:02d}:{value % 60:02d}"
 
 
+def weekly_key(weekly: Iterable[tuple[int, int, int]]) -> tuple[int, ...]:
+    """Weekly hours (weekday, opens, closes) as catalogue_space.weekly_hours holds them."""
+    return tuple(
+        sorted(weekday * 4_000_000 + opens * 2000 + closes for weekday, opens, closes in weekly)
+    )
+
+
+def from_weekly_key(key: Iterable[int]) -> tuple[tuple[int, int, int], ...]:
+    """catalogue_space.weekly_hours back into weekly hours (weekday, opens, closes), sorted."""
+    return tuple((value // 4_000_000, value % 4_000_000 // 2000, value % 2000) for value in key)
+
+
 def local_instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
     """The UTC instant of a wall-clock minute on a local day ('24:00' is the next midnight)."""
     day = day + timedelta(days=minute // (24 * 60))
@@ -61,6 +73,33 @@ def opening_intervals(
                     intervals.append(interval)
         day += timedelta(days=1)
     return merge(intervals)
+
+
+def dated_intervals(dated: Iterable[tuple[date, int, int]], zone: ZoneInfo) -> list[Interval]:
+    """Merged UTC intervals of one-off local hours (date, opens, closes)."""
+    return merge(
+        (local_instant(day, opens, zone), local_instant(day, closes, zone))
+        for day, opens, closes in dated
+    )
+
+
+def closed_intervals(
+    closures: Iterable[tuple[date, date, int | None, int | None]],
+    zone: ZoneInfo,
+    start: datetime,
+    end: datetime,
+) -> list[Interval]:
+    """Merged UTC intervals of the closures (first_date, last_date, opens, closes) on the local
+    dates that meet [start, end); a closure without hours closes its whole days."""
+    first = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date()
+    days = []
+    for first_date, last_date, opens, closes in closures:
+        day = max(first_date, first)
+        while day <= min(last_date, last):
+            days.append((day, 0 if opens is None else opens, 24 * 60 if closes is None else closes))
+            day += timedelta(days=1)
+    return dated_intervals(days, zone)
 
 
 def subtract(intervals: list[Interval], busy: Iterable[Interval]) -> list[Interval]:

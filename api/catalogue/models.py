@@ -1,14 +1,19 @@
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
-from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.fields import ArrayField, DateRangeField, RangeBoundary
+from django.contrib.postgres.indexes import GistIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from api.catalogue import hours
+from api.catalogue import geo, hours
 
 MINUTES_PER_DAY = 24 * 60
+# How far ahead a space may take bookings, and how long one may be, at most: so every booking
+# lies within a few years of now, and the rules' date arithmetic never leaves the calendar.
+MAX_ADVANCE_DAYS = 3660
+MAX_DURATION_MINUTES = 31 * MINUTES_PER_DAY
 
 
 def validate_timezone(value):
@@ -42,6 +47,10 @@ class Venue(models.Model):
 
     class Meta:
         ordering = ["name"]
+        indexes = [
+            # Distances and radius searches from `near` (earthdistance; catalogue 0002).
+            GistIndex(geo.EarthPoint("latitude", "longitude"), name="venue_earth_point"),
+        ]
 
     def __str__(self):
         return self.name
@@ -61,10 +70,16 @@ class Space(models.Model):
     slot_minutes = models.PositiveIntegerField(
         default=30, validators=[MinValueValidator(5), MaxValueValidator(MINUTES_PER_DAY)]
     )
-    min_duration_minutes = models.PositiveIntegerField(default=60)
-    max_duration_minutes = models.PositiveIntegerField(default=240)
+    min_duration_minutes = models.PositiveIntegerField(
+        default=60, validators=[MaxValueValidator(MAX_DURATION_MINUTES)]
+    )
+    max_duration_minutes = models.PositiveIntegerField(
+        default=240, validators=[MaxValueValidator(MAX_DURATION_MINUTES)]
+    )
     lead_time_minutes = models.PositiveIntegerField(default=60)
-    max_advance_days = models.PositiveIntegerField(default=60, validators=[MinValueValidator(1)])
+    max_advance_days = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1), MaxValueValidator(MAX_ADVANCE_DAYS)]
+    )
     buffer_minutes = models.PositiveIntegerField(default=0)
     access_grace_before_minutes = models.PositiveIntegerField(default=5)
     access_grace_after_minutes = models.PositiveIntegerField(default=5)
@@ -86,23 +101,6 @@ class Space(models.Model):
     @property
     def buffer(self) -> timedelta:
         return timedelta(minutes=self.buffer_minutes)
-
-    def opening_intervals(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-        """The space's opening hours that meet [start, end), as merged UTC intervals."""
-        return hours.opening_intervals(
-            [(h.weekday, h.opens, h.closes) for h in self.opening_hours.all()],
-            self.venue.zone,
-            start,
-            end,
-        )
-
-    def is_open(self, start: datetime, end: datetime) -> bool:
-        return any(o <= start and end <= c for o, c in self.opening_intervals(start, end))
-
-    def is_on_grid(self, instant: datetime) -> bool:
-        local = instant.astimezone(self.venue.zone)
-        minute = local.hour * 60 + local.minute
-        return local.second == 0 and local.microsecond == 0 and minute % self.slot_minutes == 0
 
 
 class OpeningHours(models.Model):
@@ -128,3 +126,107 @@ class OpeningHours(models.Model):
         return (
             f"{self.weekday} {hours.format_minute(self.opens)}-{hours.format_minute(self.closes)}"
         )
+
+
+class LocalDates(models.Func):
+    """A closure's local dates as one range, both ends included: what its GiST index holds."""
+
+    function = "daterange"
+    output_field = DateRangeField()
+
+    def __init__(self):
+        super().__init__("first_date", "last_date", RangeBoundary(True, True))
+
+
+class Closure(models.Model):
+    """Closed on the local dates first_date to last_date, all day or only between opens and
+    closes: of one space, or of every space of a venue. Honoured by every booking rule; a
+    confirmed booking it overlaps stays, and is shown in /api/v1/alerts/ until resolved."""
+
+    space = models.ForeignKey(
+        Space, on_delete=models.CASCADE, null=True, blank=True, related_name="closures"
+    )
+    venue = models.ForeignKey(
+        Venue, on_delete=models.CASCADE, null=True, blank=True, related_name="closures"
+    )
+    first_date = models.DateField()
+    last_date = models.DateField()
+    opens = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(MINUTES_PER_DAY - 1)]
+    )
+    closes = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(MINUTES_PER_DAY)]
+    )
+    reason_fi = models.CharField(max_length=200)
+    reason_sv = models.CharField(max_length=200)
+    reason_en = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["first_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(space__isnull=False, venue__isnull=True)
+                | models.Q(space__isnull=True, venue__isnull=False),
+                name="closure_of_a_space_or_a_venue",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(last_date__gte=models.F("first_date")),
+                name="closure_last_date_not_before_first",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(opens__isnull=True, closes__isnull=True)
+                # (closes > NULL is NULL, which a CHECK lets through: hence both named.)
+                | models.Q(opens__isnull=False, closes__isnull=False, closes__gt=models.F("opens")),
+                name="closure_hours_both_or_neither",
+            ),
+        ]
+        indexes = [GistIndex(LocalDates(), name="closure_local_dates")]
+
+    def __str__(self):
+        return f"{self.space or self.venue}: {self.first_date}..{self.last_date}"
+
+    def clean(self):
+        if (self.space_id is None) == (self.venue_id is None):
+            raise ValidationError("Give a space or a venue.")
+        if self.first_date and self.last_date and self.last_date < self.first_date:
+            raise ValidationError({"last_date": "Must not be before first_date."})
+        if (self.opens is None) != (self.closes is None):
+            raise ValidationError({"closes": "Give opens and closes together, or neither."})
+        if self.opens is not None and self.closes <= self.opens:
+            raise ValidationError({"closes": "Must be after opens."})
+
+    @property
+    def hours(self) -> tuple:
+        """As the rules take it: (first_date, last_date, opens, closes)."""
+        return (self.first_date, self.last_date, self.opens, self.closes)
+
+
+class ExtraOpening(models.Model):
+    """Extra local hours on one date, outside the space's weekly pattern."""
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="extra_openings")
+    date = models.DateField()
+    opens = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MINUTES_PER_DAY - 1)])
+    closes = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MINUTES_PER_DAY)])
+
+    class Meta:
+        ordering = ["date", "opens"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(closes__gt=models.F("opens")), name="extra_opening_closes_after"
+            )
+        ]
+        indexes = [models.Index(fields=["date", "space"])]
+
+    def __str__(self):
+        return f"{self.date} {hours.format_minute(self.opens)}-{hours.format_minute(self.closes)}"
+
+    def clean(self):
+        if self.opens is not None and self.closes is not None and self.closes <= self.opens:
+            raise ValidationError({"closes": "Must be after opens."})
+
+    @property
+    def hours(self) -> tuple:
+        """As the rules take it: (date, opens, closes)."""
+        return (self.date, self.opens, self.closes)

@@ -1,9 +1,12 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
-from api.catalogue import hours
-from api.catalogue.models import Activity, OpeningHours, Space, Venue
+from api.catalogue import geo, hours
+from api.catalogue.models import Activity, Closure, ExtraOpening, OpeningHours, Space, Venue
 from api.fields import InstantField, ModelSerializer, OneLineField
 
 
@@ -40,6 +43,53 @@ class WallClockField(serializers.CharField):
         return hours.format_minute(value)
 
 
+@extend_schema_field({"type": "string", "example": "60.1875,24.9776", "nullable": True})
+class PointField(serializers.Field):
+    """'<lat>,<lon>' in and out, held in two attributes of the object (`source="*"`)."""
+
+    default_error_messages = {"invalid": _("Use <latitude>,<longitude>, e.g. 60.1875,24.9776.")}
+
+    def __init__(self, latitude: str, longitude: str, **kwargs):
+        self.names = (latitude, longitude)
+        super().__init__(source="*", allow_null=True, **kwargs)
+
+    def validate_empty_values(self, data):
+        if data is None:
+            return (True, dict.fromkeys(self.names))
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or len(data) > 100:
+            self.fail("invalid")
+        try:
+            point = geo.parse_point(data)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error), code="invalid") from None
+        return dict(zip(self.names, point, strict=True))
+
+    def to_representation(self, instance):
+        latitude, longitude = (getattr(instance, name) for name in self.names)
+        return None if latitude is None else geo.format_point(latitude, longitude)
+
+
+def check_hours(attrs: dict, optional: bool = False) -> dict:
+    """`opens` before `closes`, both wall-clock minutes of one local day; for a closure's
+    optional hours, both or neither."""
+    opens, closes = attrs.get("opens"), attrs.get("closes")
+    if optional and opens is None and closes is None:
+        return attrs
+    if opens is None or closes is None:
+        missing = "opens" if opens is None else "closes"
+        raise serializers.ValidationError(
+            {missing: ["Give opens and closes together, or neither."]}
+        )
+    if opens >= 24 * 60:
+        raise serializers.ValidationError({"opens": ["Must be before 24:00."]})
+    if closes <= opens:
+        raise serializers.ValidationError({"closes": ["Must be after opens."]})
+    return attrs
+
+
 class OpeningHoursSerializer(ModelSerializer):
     opens = WallClockField()
     closes = WallClockField()
@@ -49,11 +99,7 @@ class OpeningHoursSerializer(ModelSerializer):
         fields = ["weekday", "opens", "closes"]
 
     def validate(self, attrs):
-        if attrs["closes"] <= attrs["opens"]:
-            raise serializers.ValidationError({"closes": "Must be after opens."})
-        if attrs["opens"] >= 24 * 60:
-            raise serializers.ValidationError({"opens": "Must be before 24:00."})
-        return attrs
+        return check_hours(attrs)
 
 
 class SpaceSerializer(ModelSerializer):
@@ -64,6 +110,7 @@ class SpaceSerializer(ModelSerializer):
         child=OneLineField(max_length=60), required=False, default=list
     )
     opening_hours = OpeningHoursSerializer(many=True, required=False, default=list)
+    distance_km = serializers.SerializerMethodField()
 
     class Meta:
         model = Space
@@ -84,7 +131,13 @@ class SpaceSerializer(ModelSerializer):
             "access_grace_before_minutes",
             "access_grace_after_minutes",
             "opening_hours",
+            "distance_km",
         ]
+
+    def get_distance_km(self, space) -> float | None:
+        """Kilometres from `near` (GET /spaces/?near=…); null without it."""
+        distance = getattr(space, "distance_km", None)
+        return None if distance is None else round(distance, 3)
 
     def validate(self, attrs):
         # The model's own rules (durations on the slot grid) apply to the API and admin alike.
@@ -117,6 +170,44 @@ class SpaceSerializer(ModelSerializer):
     def _replace_opening_hours(space, opening_hours):
         space.opening_hours.all().delete()
         OpeningHours.objects.bulk_create(OpeningHours(space=space, **h) for h in opening_hours)
+
+
+class ClosureReasonSerializer(serializers.Serializer):
+    fi = OneLineField(source="reason_fi", max_length=200)
+    sv = OneLineField(source="reason_sv", max_length=200)
+    en = OneLineField(source="reason_en", max_length=200)
+
+
+class ClosureSerializer(ModelSerializer):
+    """Closed on the local dates first_date..last_date, only between opens and closes if given."""
+
+    opens = WallClockField(required=False, allow_null=True)
+    closes = WallClockField(required=False, allow_null=True)
+    reason = ClosureReasonSerializer(source="*")
+
+    class Meta:
+        model = Closure
+        fields = ["id", "first_date", "last_date", "opens", "closes", "reason"]
+
+    def validate(self, attrs):
+        if attrs["last_date"] < attrs["first_date"]:
+            message = ErrorDetail(_("Must not be before first_date."), code="dates_order")
+            raise serializers.ValidationError({"last_date": [message]})
+        return check_hours(attrs, optional=True)
+
+
+class ExtraOpeningSerializer(ModelSerializer):
+    """Extra local hours on one date, outside the weekly pattern."""
+
+    opens = WallClockField()
+    closes = WallClockField()
+
+    class Meta:
+        model = ExtraOpening
+        fields = ["id", "date", "opens", "closes"]
+
+    def validate(self, attrs):
+        return check_hours(attrs)
 
 
 class IntervalSerializer(serializers.Serializer):

@@ -6,15 +6,18 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from api.bookings.availability import free_intervals
 from api.catalogue.filters import InstantFormField, SpaceFilter
-from api.catalogue.models import Activity, Space, Venue
+from api.catalogue.models import Activity, Closure, ExtraOpening, Space, Venue
 from api.catalogue.serializers import (
     ActivitySerializer,
     AvailabilitySerializer,
+    ClosureSerializer,
+    ExtraOpeningSerializer,
     SpaceSerializer,
     VenueSerializer,
 )
@@ -68,6 +71,51 @@ class SpaceViewSet(
             "free": [{"start": s, "end": e} for s, e in free_intervals(space, start, end)],
         }
         return Response(AvailabilitySerializer(body).data)
+
+
+class DatedHoursViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Closures or extra openings of one space or venue (`owner`, from the URL): anyone reads
+    them, operators add and remove them."""
+
+    permission_classes = [IsOperatorOrReadOnly]
+    filterset_class = None
+    model: type
+    owner_model: type
+    owner: str
+
+    def get_owner(self):
+        if getattr(self, "swagger_fake_view", False):
+            return None
+        queryset = self.owner_model.objects.all()
+        return get_object_or_404(queryset, pk=self.kwargs[f"{self.owner}_pk"])
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.model.objects.none()
+        return self.model.objects.filter(**{self.owner: self.get_owner()})
+
+    def perform_create(self, serializer):
+        serializer.save(**{self.owner: self.get_owner()})
+
+
+class SpaceClosureViewSet(DatedHoursViewSet):
+    serializer_class = ClosureSerializer
+    model, owner_model, owner = Closure, Space, "space"
+
+
+class VenueClosureViewSet(DatedHoursViewSet):
+    serializer_class = ClosureSerializer
+    model, owner_model, owner = Closure, Venue, "venue"
+
+
+class ExtraOpeningViewSet(DatedHoursViewSet):
+    serializer_class = ExtraOpeningSerializer
+    model, owner_model, owner = ExtraOpening, Space, "space"
 
 
 def _window(params):

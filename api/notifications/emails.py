@@ -6,12 +6,15 @@ alternatives) so the templates hold only words.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from api.bookings.alternatives import alternatives
+from api.bookings.choices import RejectReason
 from api.bookings.models import BookingRequest
 from api.catalogue.models import Space
 from api.notifications import calendars, texts
@@ -34,8 +37,13 @@ def build_message(
     language = texts.language_of(notification.language)
     booking, request = notification.booking, notification.request
     subject_of = booking or request
+    # A flexible request that was rejected has no space: its window is shown, in the city's zone.
     space = subject_of.space
-    zone = space.venue.zone
+    zone = space.venue.zone if space else ZoneInfo(settings.TIME_ZONE)
+    if space is None:
+        when = texts.local_span(request.window_start, request.window_end, zone, language)
+    else:
+        when = texts.local_span(subject_of.start, subject_of.end, zone, language)
     template = notification.kind
     if (
         notification.kind == NotificationKind.ACCESS_PROBLEM
@@ -48,9 +56,10 @@ def build_message(
         "booking": booking,
         "request": request,
         "space": space,
-        "venue": space.venue,
-        "when": texts.local_span(subject_of.start, subject_of.end, zone, language),
-        "zone": space.venue.timezone,
+        "venue": space.venue if space else None,
+        "when": when,
+        "zone": str(zone),
+        "activity_name": getattr(request.activity, f"name_{language}", "") if request else "",
         "access_code": access_code,
         "booking_url": texts.booking_url(booking) if booking else "",
         "cancel_api": f"POST {settings.PUBLIC_URL}/api/v1/bookings/{booking.pk}/cancel/"
@@ -106,41 +115,9 @@ def _lead(minutes: int, language: str) -> str:
 
 
 def rejected_alternatives(request: BookingRequest, limit: int = 3) -> list[Alternative]:
-    """Up to `limit` free slots like the one refused, taken in turn from two lists: other
-    spaces for the same activity and party at the same time (smallest first), and the same
-    space at the nearest free times within a day either side."""
-    from api.bookings.availability import free_intervals, spaces_free_for
-
-    if request.reason == "quota_exceeded":
+    """Up to `limit` free slots like the ones a rejected request wanted (bookings.alternatives)."""
+    if request.reason == RejectReason.QUOTA_EXCEEDED:
         return []  # any other slot would be refused for the same reason
-    others = Space.objects.exclude(pk=request.space_id).filter(capacity__gte=request.party_size)
-    if request.activity_id:
-        others = others.filter(activities=request.activity_id)
-    else:
-        others = others.filter(activities__in=request.space.activities.all())
-    same_time = [
-        Alternative(space, request.start, request.end)
-        for space in spaces_free_for(others.distinct(), request.start, request.end)
-        .select_related("venue")
-        .order_by("capacity", "id")[:limit]
-    ]
-    duration = request.end - request.start
-    step = timedelta(minutes=request.space.slot_minutes)
-    day = timedelta(days=1)
-    starts = []
-    for free_start, free_end in free_intervals(
-        request.space, request.start - day, request.end + day
-    ):
-        start = free_start
-        while start + duration <= free_end:
-            if start != request.start:
-                starts.append(start)
-            start += step
-    starts.sort(key=lambda start: (abs(start - request.start), start))
-    same_space = [Alternative(request.space, s, s + duration) for s in starts[:limit]]
-    mixed = []
-    while (same_time or same_space) and len(mixed) < limit:
-        for source in (same_time, same_space):
-            if source and len(mixed) < limit:
-                mixed.append(source.pop(0))
-    return mixed
+    offers = alternatives(request, limit=limit)
+    spaces = Space.objects.select_related("venue").in_bulk({offer.space for offer in offers})
+    return [Alternative(spaces[offer.space], offer.start, offer.end) for offer in offers]

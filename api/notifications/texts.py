@@ -57,6 +57,31 @@ REASONS = {
         "sv": "Tiden börjar för snart för att kunna bokas.",
         "en": "The slot starts too soon to be booked.",
     },
+    "too_far_ahead": {
+        "fi": "Aika on pidemmällä kuin tilaa voi varata.",
+        "sv": "Tiden ligger längre fram än lokalen tar emot bokningar.",
+        "en": "The slot is further ahead than the space takes bookings.",
+    },
+    "off_grid": {
+        "fi": "Aika ei enää osu tilan varausruudukkoon.",
+        "sv": "Tiden följer inte längre lokalens tidsindelning.",
+        "en": "The slot no longer fits the space's booking grid.",
+    },
+    "duration_not_allowed": {
+        "fi": "Tilaa ei voi enää varata noin pitkäksi tai lyhyeksi ajaksi.",
+        "sv": "Lokalen kan inte längre bokas så länge eller så kort.",
+        "en": "The space no longer takes bookings that long or that short.",
+    },
+    "over_capacity": {
+        "fi": "Ryhmänne on suurempi kuin tilaan mahtuu.",
+        "sv": "Er grupp är större än lokalen rymmer.",
+        "en": "Your party is larger than the space holds.",
+    },
+    "activity_not_offered": {
+        "fi": "Tilassa ei enää voi harrastaa tätä.",
+        "sv": "Lokalen erbjuder inte längre aktiviteten.",
+        "en": "The space no longer offers the activity.",
+    },
     "no_space_available": {
         "fi": "Yksikään tila ei sopinut pyyntöösi.",
         "sv": "Ingen lokal passade din förfrågan.",

@@ -1,14 +1,16 @@
 """allocate(): the decision, with PostgreSQL's exclusion constraint as the last word."""
 
-import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+import time_machine
+from django.db import IntegrityError, transaction
 
 from api.bookings import services
 from api.bookings.choices import BookingStatus, RequestStatus
 from api.bookings.models import Booking, BookingRequest
+from api.catalogue.models import Space
+from tests.conftest import all_at_once
 from tests.factories import (
     BookingFactory,
     BookingRequestFactory,
@@ -143,25 +145,41 @@ def test_fifty_concurrent_allocations_for_one_slot_confirm_exactly_one(round_):
     space = SpaceFactory(capacity=50)
     start, end = next_slot()
     requests = [BookingRequestFactory(space=space, start=start, end=end) for _ in range(50)]
-    barrier = threading.Barrier(50)
-    errors = []
-
-    def race(request_id):
-        try:
-            barrier.wait()
-            services.allocate(request_id)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=race, args=(r.id,)) for r in requests]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert all_at_once(services.allocate, [r.id for r in requests]) == []
     decisions = list(BookingRequest.objects.values_list("status", "reason"))
     assert decisions.count(("confirmed", None)) == 1
     assert decisions.count(("rejected", "slot_taken")) == 49
     assert Booking.objects.filter(space=space).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        ({"capacity": 3}, "over_capacity"),
+        ({"slot_minutes": 50}, "off_grid"),
+        ({"max_duration_minutes": 60}, "duration_not_allowed"),
+        ({"min_duration_minutes": 180, "max_duration_minutes": 240}, "duration_not_allowed"),
+        ({"lead_time_minutes": 4 * 24 * 60}, "too_late"),
+        ({"max_advance_days": 1}, "too_far_ahead"),
+        ({"activities": []}, "activity_not_offered"),
+    ],
+)
+def test_the_worker_checks_every_rule_again_when_the_space_changed_after_queueing(edit, reason):
+    # Requested on Monday morning for Thursday 18:00-20:00 in Helsinki; then the space changes.
+    with time_machine.travel(datetime(2027, 1, 11, 6, tzinfo=UTC), tick=False):
+        space = SpaceFactory()
+        booking_request = BookingRequestFactory(
+            space=space,
+            start=datetime(2027, 1, 14, 16, tzinfo=UTC),
+            end=datetime(2027, 1, 14, 18, tzinfo=UTC),
+            party_size=4,
+            activity=space.activities.first(),
+        )
+        if "activities" in edit:
+            space.activities.set(edit.pop("activities"))
+        Space.objects.filter(pk=space.pk).update(**edit)
+        services.allocate(booking_request.id)
+    booking_request.refresh_from_db()
+    assert (booking_request.status, booking_request.reason) == ("rejected", reason)
+    assert not Booking.objects.exists()

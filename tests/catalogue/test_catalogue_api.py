@@ -77,7 +77,8 @@ def test_an_operator_creates_and_patches_a_space(as_operator, as_owner, anonymou
     response = as_operator.post("/api/v1/spaces/", {**SPACE, "venue": venue.id}, format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body == {"id": body["id"], "venue": venue.id, **SPACE}
+    # distance_km is null without `near` (GET /spaces/?near=… gives it).
+    assert body == {"id": body["id"], "venue": venue.id, **SPACE, "distance_km": None}
     assert anonymous.get(f"/api/v1/spaces/{body['id']}/").json() == body
     patch = {"capacity": 20, "opening_hours": [{"weekday": 6, "opens": "00:00", "closes": "24:00"}]}
     assert as_owner.patch(f"/api/v1/spaces/{body['id']}/", patch, format="json").status_code == 403
@@ -127,6 +128,28 @@ def test_spaces_filter_by_activity_capacity_district_and_equipment(anonymous):
     assert Venue.objects.count() == 3
 
 
+def test_near_orders_spaces_by_distance_and_radius_km_keeps_the_close_ones(anonymous):
+    espoo = SpaceFactory(venue=VenueFactory(latitude=60.2055, longitude=24.6559))
+    kalasatama = SpaceFactory()  # the factories' venue: 60.1875, 24.9776
+    pasila = SpaceFactory(venue=VenueFactory(latitude=60.1986, longitude=24.9335))
+    response = anonymous.get("/api/v1/spaces/", {"near": "60.1870,24.9770"})
+    assert response.status_code == 200
+    shown = [(space["id"], space["distance_km"]) for space in response.json()["results"]]
+    assert [space_id for space_id, _ in shown] == [kalasatama.id, pasila.id, espoo.id]
+    distances = [distance for _, distance in shown]
+    assert distances[0] < 0.1 and 2.5 < distances[1] < 3.2 and 17 < distances[2] < 19
+    within = anonymous.get("/api/v1/spaces/", {"near": "60.1870,24.9770", "radius_km": 5})
+    assert [space["id"] for space in within.json()["results"]] == [kalasatama.id, pasila.id]
+    # The other filters still apply, and without near no distance is given.
+    near_and_free = anonymous.get(
+        "/api/v1/spaces/", {"near": "60.1870,24.9770", "min_capacity": 13}
+    )
+    assert near_and_free.json()["results"] == []
+    assert {
+        space["distance_km"] for space in anonymous.get("/api/v1/spaces/").json()["results"]
+    } == {None}
+
+
 def test_spaces_filter_by_free_interval(anonymous):
     start, end = next_slot(hours_ahead=6)
     booked = SpaceFactory()
@@ -147,6 +170,17 @@ def test_spaces_filter_by_free_interval(anonymous):
         ({"free_from": (timezone.now() + timedelta(days=1)).isoformat()}, "free_to"),
         ({"free_from": "2027-01-02T10:00:00Z", "free_to": "2027-01-01T10:00:00Z"}, "free_to"),
         ({"min_capacity": "lots"}, "min_capacity"),
+        ({"near": "60.18"}, "near"),
+        ({"near": "60.18,24.97,1"}, "near"),
+        ({"near": "north,east"}, "near"),
+        ({"near": "90.5,24"}, "near"),
+        ({"near": "60,-180.5"}, "near"),
+        ({"near": "nan,nan"}, "near"),
+        ({"near": "6" * 200 + ",1"}, "near"),
+        ({"radius_km": 5}, "radius_km"),
+        ({"near": "60.18,24.97", "radius_km": 0}, "radius_km"),
+        ({"near": "60.18,24.97", "radius_km": "NaN"}, "radius_km"),
+        ({"near": "60.18,24.97", "radius_km": "1e9"}, "radius_km"),
     ],
 )
 def test_bad_filters_are_a_400_naming_the_parameter(anonymous, params, field):

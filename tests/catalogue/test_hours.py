@@ -79,3 +79,35 @@ def test_wall_clock_times_parse(text, minute):
 def test_bad_wall_clock_times_are_refused(text):
     with pytest.raises(ValueError):
         hours.parse_minute(text)
+
+
+def test_weekly_keys_go_both_ways():
+    weekly = [(6, 0, 24 * 60), (0, 16 * 60, 22 * 60), (0, 8 * 60, 12 * 60)]
+    assert hours.from_weekly_key(hours.weekly_key(weekly)) == tuple(sorted(weekly))
+
+
+@pytest.mark.django_db
+def test_the_database_keeps_each_spaces_weekly_hours_column_in_step_with_its_hours():
+    from django.db import connection
+
+    from api.catalogue.models import OpeningHours
+    from tests.factories import SpaceFactory
+
+    def column(space):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT weekly_hours FROM catalogue_space WHERE id = %s", [space.pk])
+            return hours.from_weekly_key(cursor.fetchone()[0])
+
+    def rows(space):
+        return tuple(sorted(space.opening_hours.values_list("weekday", "opens", "closes")))
+
+    space, other = SpaceFactory(opening_hours=[(0, 960, 1320), (2, 600, 720)]), SpaceFactory()
+    assert column(space) == rows(space) == ((0, 960, 1320), (2, 600, 720))
+    OpeningHours.objects.filter(space=space, weekday=2).update(closes=780)
+    OpeningHours.objects.create(space=space, weekday=5, opens=0, closes=1440)
+    assert column(space) == rows(space) == ((0, 960, 1320), (2, 600, 780), (5, 0, 1440))
+    OpeningHours.objects.filter(space=space, weekday=0).update(space=other)
+    assert column(space) == rows(space) and column(other) == rows(other)
+    space.opening_hours.all().delete()
+    assert column(space) == ()
+    assert column(other) == rows(other) and len(rows(other)) == 8

@@ -35,11 +35,12 @@ def tomorrow_at(hour: int) -> datetime:
 
 def request_through_api(user, space, start, end, **extra):
     client = client_for(user)
-    response = client.post(
-        "/api/v1/booking-requests/",
-        {"space": space.pk, "start": start.isoformat(), "end": end.isoformat(), **extra},
-        format="json",
-    )
+    body = {"space": space.pk, "start": start.isoformat(), "end": end.isoformat(), **extra}
+    return decided(client.post("/api/v1/booking-requests/", body, format="json"))
+
+
+def decided(response) -> BookingRequest:
+    """The request a 202 accepted, once the worker has decided it."""
     assert response.status_code == 202, response.json()
     request_id = response.json()["id"]
     wait_for(
@@ -232,3 +233,57 @@ def test_a_reminder_for_a_booking_cancelled_before_it_went_is_skipped(celery_wor
         message="the reminder to be skipped",
     )
     assert smtp.about(reminder) == []
+
+
+def flexible_through_api(user, window_start, window_end, **extra):
+    client = client_for(user)
+    body = {
+        "activity": "band-rehearsal",
+        "party_size": 4,
+        "window_start": window_start.isoformat(),
+        "window_end": window_end.isoformat(),
+        "duration_minutes": 120,
+        **extra,
+    }
+    return decided(client.post("/api/v1/booking-requests/", body, format="json"))
+
+
+def test_a_confirmed_flexible_request_mails_the_code_and_calendar_like_a_direct_one(
+    celery_worker, smtp
+):
+    person = UserFactory(email="frida@example.org", name="Frida", language="sv")
+    space = SpaceFactory(name="Musikrum 3")
+    access.enrol_lock("kalasatama-music-3", space)
+    request = flexible_through_api(person, tomorrow_at(18), tomorrow_at(21))
+    assert (request.status, request.space, request.start) == ("confirmed", space, tomorrow_at(18))
+    [message] = sent(Notification.objects.get(request=request), smtp)
+    code = Grant.objects.get(booking=request.booking).code
+    assert subject(message).startswith("Bokningen är bekräftad: Musikrum 3")
+    assert f"Dörrkod: {code}" in text_of(message)
+    [attachment] = list(message.iter_attachments())
+    event = Calendar.from_ical(attachment.get_content()).events[0]
+    assert (event.start, event.end) == (tomorrow_at(18), tomorrow_at(20))
+    assert code in str(event["description"])
+
+
+def test_a_flexible_request_nothing_fits_is_declined_with_the_nearest_free_times(
+    celery_worker, smtp
+):
+    person = UserFactory(email="ed@example.org", name="Ed", language="en")
+    space = SpaceFactory(name="Music room C")
+    BookingFactory(space=space, start=tomorrow_at(17), end=tomorrow_at(21))
+    request = flexible_through_api(person, tomorrow_at(18), tomorrow_at(20))
+    assert (request.status, request.reason, request.space) == (
+        "rejected",
+        "no_space_available",
+        None,
+    )
+    [message] = sent(Notification.objects.get(request=request), smtp)
+    text = text_of(message).replace("\r\n", "\n")
+    assert subject(message).startswith("Booking request declined: Band rehearsal")
+    assert "Reason: No space matched your request." in text
+    assert "Activity: Band rehearsal\nPeople: 4\nDuration: 120 min" in text
+    # The free times nearest the window: just before and just after the booking that fills it.
+    assert text.count("- Music room C") == 2
+    assert "15:00\N{EN DASH}17:00" in text
+    assert "21:00\N{EN DASH}23:00" in text

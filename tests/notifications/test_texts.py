@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from api.bookings.choices import RejectReason
 from api.notifications import texts
 from api.notifications.models import backoff
 
@@ -38,6 +39,12 @@ def test_a_span_over_midnight_names_both_days():
 def test_an_unknown_language_or_reason_falls_back():
     assert texts.reason_in_words("slot_taken", "de") == texts.REASONS["slot_taken"]["fi"]
     assert texts.reason_in_words("mystery", "en") == "The request could not be accepted."
+
+
+@pytest.mark.parametrize("reason", RejectReason.values)
+def test_every_rejection_reason_has_words_in_every_language(reason):
+    assert set(texts.REASONS[reason]) == set(texts.LANGUAGES)
+    assert all(texts.REASONS[reason].values())
 
 
 def test_backoff_doubles_up_to_its_cap():

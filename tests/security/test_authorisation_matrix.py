@@ -47,6 +47,15 @@ class Row:
     form: bool = False
 
 
+CLOSURE = {
+    "first_date": "2027-12-27",
+    "last_date": "2027-12-31",
+    "opens": "16:00",
+    "closes": "22:00",
+    "reason": {"fi": "Huolto", "sv": "Underhåll", "en": "Maintenance"},
+}
+
+
 def pk(attribute: str) -> Callable[[World], dict]:
     return lambda world: {"pk": getattr(world, attribute).pk}
 
@@ -101,6 +110,43 @@ MATRIX: dict[str, Row] = {
         query=lambda w: {"from": later(1), "to": later(2)},
     ),
     "space-calendar": Row(kwargs=pk("space"), expect={"GET": ANYONE(200)}),
+    "space-closure-list": Row(
+        kwargs=lambda w: {"space_pk": w.space.pk},
+        expect={"GET": ANYONE(200), "POST": OPERATORS(201)},
+        body=lambda w: CLOSURE,
+    ),
+    "space-closure-detail": Row(
+        kwargs=lambda w: {"space_pk": w.space.pk, "pk": w.closure.pk},
+        expect={"DELETE": OPERATORS(204)},
+    ),
+    "venue-closure-list": Row(
+        kwargs=lambda w: {"venue_pk": w.venue.pk},
+        expect={"GET": ANYONE(200), "POST": OPERATORS(201)},
+        body=lambda w: CLOSURE,
+    ),
+    "venue-closure-detail": Row(
+        kwargs=lambda w: {"venue_pk": w.venue.pk, "pk": w.venue_closure.pk},
+        expect={"DELETE": OPERATORS(204)},
+    ),
+    "opening-list": Row(
+        kwargs=lambda w: {"space_pk": w.space.pk},
+        expect={"GET": ANYONE(200), "POST": OPERATORS(201)},
+        body=lambda w: {"date": "2027-06-20", "opens": "10:00", "closes": "16:00"},
+    ),
+    "opening-detail": Row(
+        kwargs=lambda w: {"space_pk": w.space.pk, "pk": w.opening.pk},
+        expect={"DELETE": OPERATORS(204)},
+    ),
+    "slots": Row(
+        expect={"GET": ANYONE(200)},
+        query=lambda w: {
+            "activity": w.activity.slug,
+            "party_size": 4,
+            "from": later(1),
+            "to": later(2),
+            "duration_minutes": 60,
+        },
+    ),
     # --- booking ----------------------------------------------------------------------------
     "booking-request-list": Row(
         expect={"POST": USERS(202)}, body=lambda w: w.booking_request_body()

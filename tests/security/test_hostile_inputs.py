@@ -132,7 +132,11 @@ def query_parameters() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("path", "name"), query_parameters())
 def test_a_nul_in_a_query_parameter_is_a_400_naming_it(path, name):
     world = build_world()
-    response = client_for(world.operator).get(fill(path, world), {name: "a\x00b"})
+    url = fill(path, world)
+    # Among the others a valid query asks for (slot search's, say), when it asks for any.
+    row = MATRIX.get(resolve(url).url_name)
+    query = row.query(world) if row and row.query else {}
+    response = client_for(world.operator).get(url, {**query, name: "a\x00b"})
     if name == "page":  # DRF's answer to a page that is not one
         assert response.status_code == 404
     else:

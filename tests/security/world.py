@@ -12,7 +12,7 @@ from api.access import services as access
 from api.access.models import Grant, Lock
 from api.accounts.models import User
 from api.bookings.models import Booking, BookingRequest
-from api.catalogue.models import Activity, Space, Venue
+from api.catalogue.models import Activity, Closure, ExtraOpening, Space, Venue
 from api.notifications.models import Webhook
 from tests.factories import (
     ActivityFactory,
@@ -41,6 +41,9 @@ class World:
     grant: Grant
     webhook: Webhook
     calendar_secret: str
+    closure: Closure
+    venue_closure: Closure
+    opening: ExtraOpening
 
     def user(self, role: str) -> User | None:
         return None if role == "anonymous" else getattr(self, role)
@@ -93,7 +96,19 @@ def build_world() -> World:
         grant=grant,
         webhook=webhook,
         calendar_secret=owner.rotate_calendar_token(),
+        closure=Closure.objects.create(space=space, **CLOSED_FOR_CHRISTMAS),
+        venue_closure=Closure.objects.create(venue=space.venue, **CLOSED_FOR_CHRISTMAS),
+        opening=ExtraOpening.objects.create(space=space, date="2027-06-19", opens=600, closes=960),
     )
+
+
+CLOSED_FOR_CHRISTMAS = {
+    "first_date": "2027-12-24",
+    "last_date": "2027-12-26",
+    "reason_fi": "Joulutauko",
+    "reason_sv": "Jullov",
+    "reason_en": "Christmas break",
+}
 
 
 def later(days: int) -> str:
@@ -112,11 +127,16 @@ def fill(path: str, world: World) -> str:
         "locks": world.lock.pk,
         "webhooks": world.webhook.pk,
         "calendar": world.calendar_secret,
+        "openings": world.opening.pk,
     }
+    closures = {"spaces": world.closure.pk, "venues": world.venue_closure.pk}
     parts = path.split("/")
     for index, part in enumerate(parts):
         if part.startswith("{"):
             collection = parts[index - 1]
+            if collection == "closures":  # a space's or a venue's
+                parts[index] = str(closures[parts[index - 3]])
+                continue
             if collection not in ids:
                 raise LookupError(f"tests/security/world.py: no object for {path}; add one")
             parts[index] = str(ids[collection])

@@ -1,10 +1,14 @@
 """Kalasatama-style demo data: venues, spaces, activities, people, and a booking about to start.
 
+The library's music room (band rehearsal, up to 8) has a lock too, so that a band of six
+looking for a Thursday evening finds a slot, books it with a flexible request and gets a door
+code (the README shows how); the school is closed over Christmas.
+
 Idempotent: running it again updates the catalogue in place and adds a new demo booking only
 when the last one has ended.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -15,7 +19,7 @@ from api.accounts.models import User
 from api.bookings import services
 from api.bookings.choices import RequestStatus
 from api.bookings.models import BookingRequest
-from api.catalogue.models import Activity, OpeningHours, Space, Venue
+from api.catalogue.models import Activity, Closure, OpeningHours, Space, Venue
 
 ACTIVITIES = {
     "dance": ("Tanssi", "Dans", "Dance"),
@@ -92,6 +96,13 @@ VENUES = [
     },
 ]
 
+BAND_ROOM = ("Kalasatama library", "Music room", "demo-lock-2")
+CHRISTMAS = {
+    "reason_fi": "Joulutauko",
+    "reason_sv": "Jullov",
+    "reason_en": "Christmas break",
+}
+
 DEMO_USER = ("demo@flexispace.example", "demo-passphrase")
 DEMO_OPERATOR = ("operator@flexispace.example", "operator-passphrase")
 
@@ -123,6 +134,15 @@ class Command(BaseCommand):
                 OpeningHours.objects.bulk_create(
                     OpeningHours(space=space, weekday=w, opens=o, closes=c) for w, o, c in opening
                 )
+        venue_name, space_name, lock_id = BAND_ROOM
+        enrol_demo_lock(Space.objects.get(venue__name=venue_name, name=space_name), lock_id)
+        school = Venue.objects.get(name="Kalasatama school")
+        christmas = date(timezone.localdate().year, 12, 24)
+        Closure.objects.update_or_create(
+            venue=school,
+            first_date=christmas,
+            defaults={"last_date": christmas + timedelta(days=2), **CHRISTMAS},
+        )
         person = self._user(*DEMO_USER, name="Demo Person")
         self._user(*DEMO_OPERATOR, name="Demo Operator", is_staff=True)
         self._book_the_demo_room(person)

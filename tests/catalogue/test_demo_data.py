@@ -1,0 +1,62 @@
+"""The README's demo: a band of six finds a Thursday-evening slot, books it flexibly, gets a code."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from api.accounts.models import User
+from api.bookings import services
+from api.catalogue.models import Closure, Space
+
+pytestmark = pytest.mark.django_db
+
+MONDAY = datetime(2027, 1, 11, 6, 0, tzinfo=UTC)
+THURSDAY_17 = "2027-01-14T17:00:00+02:00"
+THURSDAY_22 = "2027-01-14T22:00:00+02:00"
+
+
+def test_band_rehearsal_for_six_on_thursday_evening_books_the_music_room_with_a_door_code(
+    anonymous,
+):
+    with time_machine.travel(MONDAY, tick=False):
+        call_command("demo_data", stdout=open("/dev/null", "w"))  # noqa: SIM115
+        call_command("demo_data", stdout=open("/dev/null", "w"))  # noqa: SIM115  (idempotent)
+        music_room = Space.objects.get(name="Music room")
+        wanted = {
+            "activity": "band-rehearsal",
+            "party_size": 6,
+            "duration_minutes": 120,
+        }
+        slots = anonymous.get(
+            "/api/v1/slots/", {**wanted, "from": THURSDAY_17, "to": THURSDAY_22}
+        ).json()
+        assert slots["count"] > 0
+        assert slots["results"][0] == {
+            "space": music_room.pk,
+            "venue": music_room.venue_id,
+            "start": "2027-01-14T15:00:00Z",
+            "end": "2027-01-14T17:00:00Z",
+            "distance_km": None,
+        }
+        person = APIClient()
+        person.force_authenticate(User.objects.get(email="demo@flexispace.example"))
+        response = person.post(
+            "/api/v1/booking-requests/",
+            {**wanted, "window_start": THURSDAY_17, "window_end": THURSDAY_22},
+            format="json",
+        )
+        assert response.status_code == 202, response.json()
+        services.allocate(response.json()["id"])
+        decided = person.get(response["Location"]).json()
+        assert (decided["status"], decided["space"]) == ("confirmed", music_room.pk)
+        booking = person.get(f"/api/v1/bookings/{decided['booking']}/").json()
+    assert booking["access"]["code"].isdigit() and len(booking["access"]["code"]) == 6
+    assert booking["access"]["valid_from"] == "2027-01-14T14:55:00Z"
+    assert Closure.objects.filter(venue__name="Kalasatama school").count() == 1
+    assert music_room.lock.id == "demo-lock-2"
+    assert datetime.fromisoformat(decided["end"]) - datetime.fromisoformat(
+        decided["start"]
+    ) == timedelta(hours=2)
