@@ -33,6 +33,7 @@ from aiosmtpd.controller import Controller
 from celery import Celery
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from api.access import services
 from api.access.choices import GrantState
@@ -308,8 +309,9 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def start_api(self) -> "Api":
-        port = free_port()
+    def start_api(self, port: int | None = None) -> "Api":
+        """The Procfile's api on `port` (a free one unless given: the same, to restart it)."""
+        port = port or free_port()
         process = self.start("api", PORT=str(port))
         api = Api(port, process)
         wait_for(api.answers, timeout=30, message="the API to answer")
@@ -418,6 +420,37 @@ def contended_requests(people: int = 6, hours: int = 4, spaces: int = 3) -> list
                 ).pk
             )
     return ids
+
+
+@contextlib.contextmanager
+def people_held(request_ids):
+    """Hold the rows of the requests' people until the block ends (a connection of the test's
+    own): an allocation of theirs stops at the quota check, inside its transaction."""
+    people = list(
+        BookingRequest.objects.filter(id__in=request_ids).values_list("user_id", flat=True)
+    )
+    holder = raw_connection()
+    try:
+        holder.execute("SELECT 1 FROM accounts_user WHERE id = ANY(%s) FOR UPDATE", [people])
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def queue_requests(stack: Stack, request_ids) -> None:
+    """Queue requests on the stack's broker, as the API does (queued_at counts from now)."""
+    BookingRequest.objects.filter(id__in=request_ids).update(queued_at=timezone.now())
+    for pk in request_ids:
+        stack.send("allocation.allocate", str(pk), queue="allocation")
+
+
+def inside_allocations(stack: Stack, processes: int = 2) -> None:
+    """Wait until every process of the stack's worker is inside an allocation, held."""
+    wait_for(
+        lambda: len(backends(stack.namespace, waiting=True)) == processes,
+        message="the worker's processes inside an allocation",
+    )
 
 
 def decided(request_ids) -> bool:

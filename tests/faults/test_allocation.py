@@ -6,19 +6,19 @@ prefetched. Every request is decided once, with one email; nothing is lost or du
 import contextlib
 
 import pytest
-from django.utils import timezone
 
 from api.bookings.models import BookingRequest
 from tests.conftest import wait_for
 from tests.faults.conftest import (
     Clock,
     account_for_requests,
-    backends,
     contended_requests,
     decided,
+    inside_allocations,
     kill,
     mailed,
-    raw_connection,
+    people_held,
+    queue_requests,
     record,
     terminate_backends,
 )
@@ -28,28 +28,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @contextlib.contextmanager
 def allocations_in_flight(stack, request_ids):
-    """Queue every request for a worker and hold the people's rows until the block ends: both
-    of the worker's processes stop inside an allocation, at the quota check."""
-    people = list(
-        BookingRequest.objects.filter(id__in=request_ids).values_list("user_id", flat=True)
-    )
-    holder = raw_connection()
-    try:
-        holder.execute("SELECT 1 FROM accounts_user WHERE id = ANY(%s) FOR UPDATE", [people])
+    """Beat and a worker, every request queued, both worker processes held inside an
+    allocation until the block ends."""
+    with people_held(request_ids):
         stack.start("beat")
         worker = stack.start("worker")
-        # Queued now, as the API queues them: the sweeper's threshold counts from here.
-        BookingRequest.objects.filter(id__in=request_ids).update(queued_at=timezone.now())
-        for pk in request_ids:
-            stack.send("allocation.allocate", str(pk), queue="allocation")
-        wait_for(
-            lambda: len(backends(stack.namespace, waiting=True)) == 2,
-            message="both worker processes inside an allocation",
-        )
+        queue_requests(stack, request_ids)
+        inside_allocations(stack)
         yield worker
-    finally:
-        holder.rollback()  # the people's rows go free
-        holder.close()
 
 
 # Long enough that the sweeper leaves the requests alone until the fault.
