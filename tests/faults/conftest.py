@@ -377,7 +377,8 @@ def raw_connection() -> psycopg.Connection:
 
 
 def backends(namespace: str, waiting: bool = False) -> list[int]:
-    """The PostgreSQL backends of a stack's processes (those waiting for a lock, if asked)."""
+    """The PostgreSQL backends of a stack's processes (only those waiting for a row lock, if
+    asked)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
