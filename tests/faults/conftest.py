@@ -49,7 +49,6 @@ from tests.conftest import (
     delete_keys,
     free_port,
     start_process,
-    stop_process,
     wait_for,
 )
 from tests.factories import BookingRequestFactory, SpaceFactory, UserFactory, next_slot
@@ -322,9 +321,9 @@ class Stack:
         self.app.send_task(task, args=args, queue=queue)
 
     def close(self) -> None:
+        # Killed, not stopped: a graceful stop waits on servers the test may have killed.
         for process in self.processes:
-            if process.poll() is None:
-                stop_process(process)
+            kill(process)
         self.app.close()
         with contextlib.suppress(Exception):
             delete_keys(f"{self.namespace}:*")
