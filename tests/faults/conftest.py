@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 from aiosmtpd.controller import Controller
 from celery import Celery
 from django.conf import settings
@@ -62,7 +64,6 @@ THRESHOLDS = {
     "LOCK_REPUBLISH_AFTER_SECONDS": "2",
     "NOTIFICATION_SENDING_TIMEOUT_SECONDS": "1",
     "NOTIFICATION_REQUEUE_AFTER_SECONDS": "1",
-    "NOTIFICATION_RETRY_BASE_SECONDS": "1",
 }
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 logging.getLogger("simulator").setLevel(logging.WARNING)
@@ -114,13 +115,6 @@ class Server:
     def resume(self) -> None:
         self.process.send_signal(signal.SIGCONT)
 
-    def _port_open(self) -> bool:
-        import socket
-
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 1):
-            return True
-        return False
-
 
 class RedisServer(Server):
     """`redis-server` keeping nothing on disk: started again, it is empty."""
@@ -134,8 +128,6 @@ class RedisServer(Server):
         ]  # fmt: skip
 
     def answers(self):
-        import redis
-
         client = redis.Redis.from_url(self.url, socket_timeout=1)
         try:
             return client.ping()
@@ -145,8 +137,6 @@ class RedisServer(Server):
             client.close()
 
     def keys(self) -> int:
-        import redis
-
         client = redis.Redis.from_url(self.url)
         try:
             return client.dbsize()
@@ -169,7 +159,9 @@ class Mosquitto(Server):
         return ["mosquitto", "-c", str(conf)]
 
     def answers(self):
-        return self._port_open()
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 1):
+            return True
+        return False
 
 
 @pytest.fixture
@@ -600,6 +592,15 @@ class Clock:
 
     def since(self) -> float:
         return round(time.monotonic() - self.fault, 2)
+
+
+def nothing_lost_or_duplicated(test: str, outcomes: dict[str, dict], **figures) -> None:
+    """Record a test's figures with what it counted, then assert that nothing was lost or
+    duplicated."""
+    lost = sum(outcome["lost"] for outcome in outcomes.values())
+    duplicated = sum(outcome["duplicated"] for outcome in outcomes.values())
+    record(test, **figures, **outcomes, lost=lost, duplicated=duplicated)
+    assert (lost, duplicated) == (0, 0), outcomes
 
 
 def record(test: str, **figures) -> dict:

@@ -17,9 +17,9 @@ from tests.faults.conftest import (
     inside_allocations,
     kill,
     mailed,
+    nothing_lost_or_duplicated,
     people_held,
     queue_requests,
-    record,
     terminate_backends,
 )
 
@@ -49,52 +49,50 @@ def recovered(request_ids, sink, clock) -> dict:
     return {"decided_after_s": all_decided, "mailed_after_s": clock.since()}
 
 
-def test_a_worker_killed_inside_allocations_loses_and_duplicates_nothing(stack, smtp):
+# What each fault is called in the figures, and what bounds its recovery.
+FAULTS = {
+    "kill": (
+        "worker SIGKILL during allocation",
+        f"BOOKING_REQUEUE_AFTER_SECONDS={REQUEUE_AFTER} + the 5 s sweep interval",
+    ),
+    "terminate": (
+        "pg_terminate_backend during allocation",
+        "the allocation task's retry (backoff 1 s, then 2 s, ...)",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_fault_inside_allocations_loses_and_duplicates_nothing(stack, smtp, fault):
     sink, port = smtp()
     faults = stack(
-        EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(port), BOOKING_REQUEUE_AFTER_SECONDS=REQUEUE_AFTER
+        f"alloc-{fault}",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(port),
+        BOOKING_REQUEUE_AFTER_SECONDS=REQUEUE_AFTER,
     )
     request_ids = contended_requests()
     with allocations_in_flight(faults, request_ids) as worker:
         in_flight = BookingRequest.objects.filter(id__in=request_ids, status="pending").count()
-        kill(worker)
+        if fault == "kill":
+            kill(worker)
+            figures = {}
+        else:
+            figures = {"terminated_connections": terminate_backends(faults.namespace)}
         clock = Clock()
-    # A worker comes back; what the dead one held (unacknowledged) the sweeper queues again.
-    faults.start("worker")
-    restarted = clock.since()
+    if fault == "kill":
+        # A worker comes back; what the dead one held (unacknowledged) the sweeper queues again.
+        faults.start("worker")
+        figures["worker_restarted_after_s"] = clock.since()
     times = recovered(request_ids, sink, clock)
     outcome = account_for_requests(request_ids, sink)
-    record(
-        "worker SIGKILL during allocation",
+    name, bound_by = FAULTS[fault]
+    nothing_lost_or_duplicated(
+        name,
+        {"requests": outcome},
         in_flight=f"2 allocations mid-transaction, {in_flight} requests pending",
-        worker_restarted_after_s=restarted,
+        **figures,
         **times,
-        **outcome,
-        bound_by=f"BOOKING_REQUEUE_AFTER_SECONDS={REQUEUE_AFTER} + the 5 s sweep interval",
+        bound_by=bound_by,
     )
-    assert (outcome["lost"], outcome["duplicated"]) == (0, 0)
-    assert outcome["confirmed"] == outcome["rejected"] == len(request_ids) // 2
-
-
-def test_connections_terminated_inside_allocations_lose_and_duplicate_nothing(stack, smtp):
-    sink, port = smtp()
-    faults = stack(
-        EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(port), BOOKING_REQUEUE_AFTER_SECONDS=REQUEUE_AFTER
-    )
-    request_ids = contended_requests()
-    with allocations_in_flight(faults, request_ids):
-        in_flight = BookingRequest.objects.filter(id__in=request_ids, status="pending").count()
-        terminated = terminate_backends(faults.namespace)
-        clock = Clock()
-    times = recovered(request_ids, sink, clock)
-    outcome = account_for_requests(request_ids, sink)
-    record(
-        "pg_terminate_backend during allocation",
-        in_flight=f"2 allocations mid-transaction, {in_flight} requests pending",
-        terminated_connections=terminated,
-        **times,
-        **outcome,
-        bound_by="the allocation task's retry (backoff 1 s, then 2 s, ...)",
-    )
-    assert (outcome["lost"], outcome["duplicated"]) == (0, 0)
     assert outcome["confirmed"] == outcome["rejected"] == len(request_ids) // 2

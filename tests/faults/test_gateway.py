@@ -10,8 +10,8 @@ from tests.factories import SpaceFactory
 from tests.faults.conftest import (
     Clock,
     backends,
+    nothing_lost_or_duplicated,
     raw_connection,
-    record,
     terminate_backends,
 )
 
@@ -44,14 +44,13 @@ def test_the_gateway_records_a_batch_whose_connection_was_terminated(stack, flee
         return Lock.objects.filter(id__in=lock_ids, online=True, last_seen__isnull=False).count()
 
     wait_for(lambda: recorded() == LOCKS or gateway.poll() is not None, timeout=30)
-    outcome = {"locks": LOCKS, "lost": LOCKS - recorded(), "duplicated": 0}
-    record(
+    running = gateway.poll() is None
+    nothing_lost_or_duplicated(
         "pg_terminate_backend in the middle of a gateway batch",
+        {"locks": {"locks": LOCKS, "lost": LOCKS - recorded(), "duplicated": 0}},
         in_flight=f"the batch of {LOCKS} locks' status and reports",
         terminated_connections=terminated,
         recorded_after_s=clock.since(),
-        gateway_running=gateway.poll() is None,
-        **outcome,
+        gateway_running=running,
     )
-    assert gateway.poll() is None, gateway.log_path.read_text()[-3000:]
-    assert outcome["lost"] == 0
+    assert running, gateway.log_path.read_text()[-3000:]
