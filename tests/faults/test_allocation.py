@@ -31,15 +31,14 @@ def allocations_in_flight(stack, request_ids):
     """Beat and a worker, every request queued, both worker processes held inside an
     allocation until the block ends."""
     with people_held(request_ids):
-        stack.start("beat")
-        worker = stack.start("worker")
+        _, worker = stack.start_many("beat", "worker")
         queue_requests(stack, request_ids)
         inside_allocations(stack)
         yield worker
 
 
 # Long enough that the sweeper leaves the requests alone until the fault.
-REQUEUE_AFTER = "8"
+REQUEUE_AFTER = "5"
 
 
 def recovered(request_ids, sink, clock) -> dict:

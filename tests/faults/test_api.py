@@ -97,8 +97,7 @@ def test_the_api_killed_mid_request_with_clients_retrying_by_key(stack, smtp, se
     rooms = [SpaceFactory() for _ in range(3)]
     first, _ = next_slot()
     people = [UserFactory() for _ in range(PEOPLE)]
-    faults.start("worker")
-    faults.start("beat")
+    faults.start_many("worker", "beat")
     api = faults.start_api()
     clients = [
         Client(api.port, person.auth_token.key, bodies_for(n, rooms, first))

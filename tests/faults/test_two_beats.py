@@ -30,13 +30,12 @@ def test_two_beats_queue_every_sweep_twice_and_nothing_happens_twice(stack, smtp
     sink, port = smtp()
     faults = stack("beats", EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(port))
     request_ids = contended_requests()  # saved, never queued: only a sweep queues them
-    boundary = timezone.now() + timedelta(seconds=15)
+    faults.start_many("gateway", "worker")
+    boundary = timezone.now() + timedelta(seconds=12)
     ending, starting = locks_at_a_boundary(LOCKS, boundary, prefix=faults.namespace)
-    faults.start("gateway")
     locks = fleet(faults, [lock_id for lock_id, _ in ending])
-    faults.start("worker")
     # DEBUG: each beat logs every task it sends.
-    beats = [faults.start("beat", LOG_LEVEL="DEBUG") for _ in range(2)]
+    beats = faults.start_many("beat", "beat", LOG_LEVEL="DEBUG")
     clock = Clock()
     wait_for(lambda: decided(request_ids) and mailed(request_ids, sink), timeout=60)
     requests_done = clock.since()
