@@ -144,7 +144,9 @@ def _seconds(text: str) -> float:
 
 
 def parse_wrk(output: str) -> LoadResult:
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
+    # wrk pads a figure that ends in one letter ("1.20s", "2.00m") with a trailing space so the
+    # columns line up; a percentile of a second or more used to miss the match entirely.
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.M))
     total, seconds = re.search(r"(\d+) requests in ([\d.]+\w+),", output).groups()
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     sockets = re.search(
