@@ -8,43 +8,28 @@ endpoint served by the same gunicorn in the same run (with the worker idle meanw
 """
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.db.models import Count, Max
 
 from api.bookings.choices import RequestStatus
 from api.bookings.models import Booking, BookingRequest
-from benchmarks import harness, load, seed
+from benchmarks import harness, load
 
 GOAL_RATIO = 0.5
-WARM_OFFSET = 30 * 86400  # warm-up slots lie a month after the measured ones
 
 
 def run(quick: bool) -> harness.Result:
-    seconds, connections = (3, 8) if quick else (20, 32)
-    use_wrk = load.have_wrk()
-    if not use_wrk and not quick:
-        raise RuntimeError(load.WRK_HINT + " A --quick run falls back to a Python generator.")
+    intake_load = load.IntakeLoad.prepare(quick)
     result = harness.Result("endtoend")
     result.conditions.append(
-        f"{seconds} s at {connections} connections with "
-        f"{'wrk (2 threads)' if use_wrk else 'a Python generator'}; the Procfile's api and "
-        "worker running together; THROTTLING=off, DEBUG=off; the per-person booking cap lifted "
-        "so that 64 people can hold every slot"
+        f"{intake_load.describe()}; the Procfile's api and worker running together; "
+        "THROTTLING=off, DEBUG=off; the per-person booking cap lifted so that 64 people can "
+        "hold every slot"
     )
-    if not use_wrk:
+    if not intake_load.use_wrk:
         result.notes.append(load.WRK_HINT)
-
-    spaces = seed.spaces(50 if quick else 500)
-    people = seed.users(64)
-    plan = load.SlotPlan(
-        spaces=[s.pk for s in spaces],
-        tokens=[p.token_key for p in people],
-        first=int(seed.next_hour(timedelta(hours=2)).timestamp()),
-    )
-    warm = load.SlotPlan(plan.spaces, plan.tokens, plan.first + WARM_OFFSET)
-    warm_from = datetime.fromtimestamp(plan.first + WARM_OFFSET, UTC) - timedelta(days=1)
-    measured = BookingRequest.objects.filter(start__lt=warm_from)
+    measured = BookingRequest.objects.filter(start__lt=intake_load.warm_from)
 
     stack = harness.Stack()
     lifted = {"MAX_ACTIVE_BOOKINGS_PER_USER": "1000000"}
@@ -53,13 +38,13 @@ def run(quick: bool) -> harness.Result:
     try:
         base = stack.start_api()
         stack.start_worker()
-        load.run(base + "/bench/rows/", warm, 1 if quick else 2, connections, use_wrk)
-        baseline = load.run(base + "/bench/rows/", plan, seconds, connections, use_wrk)
-        load.run(base + "/api/v1/booking-requests/", warm, 1 if quick else 2, connections, use_wrk)
+        intake_load.run(base + "/bench/rows/", warm_up=True)
+        baseline = intake_load.run(base + "/bench/rows/")
+        intake_load.run(base + "/api/v1/booking-requests/", warm_up=True)
         _wait_decided(BookingRequest.objects.all(), 120, "the warm-up requests to be decided")
 
         began = datetime.now(UTC)
-        intake = load.run(base + "/api/v1/booking-requests/", plan, seconds, connections, use_wrk)
+        intake = intake_load.run(base + "/api/v1/booking-requests/")
         _wait_decided(measured, 120 if quick else 1200, "every measured request to be decided")
     finally:
         stack.stop_all()
