@@ -2,7 +2,7 @@
 
 from django.db import InterfaceError, OperationalError
 
-from api.bookings import services
+from api.bookings import series, services
 from workers import app
 
 
@@ -18,3 +18,16 @@ from workers import app
 )
 def allocate(request_id: str) -> None:
     services.allocate(request_id)
+
+
+@app.task(
+    name="allocation.allocate_series",
+    queue="allocation",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(InterfaceError, OperationalError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def allocate_series(series_id: str) -> None:
+    series.allocate_series(series_id)

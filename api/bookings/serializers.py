@@ -4,17 +4,18 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from api.access import services as access
-from api.bookings import availability, rules
-from api.bookings.choices import RejectReason
-from api.bookings.models import Booking, BookingRequest
+from api.bookings import availability, rules, series
+from api.bookings.choices import RejectReason, RequestStatus
+from api.bookings.models import Booking, BookingRequest, BookingSeries
 from api.bookings.search import SlotQuery
 from api.catalogue import geo
 from api.catalogue.models import MAX_DURATION_MINUTES, Activity, Space
-from api.catalogue.serializers import PointField
+from api.catalogue.serializers import PointField, WallClockField
 from api.fields import FreeTextField, InstantField, ModelSerializer, OneLineField
 from api.text import validate_one_line
 
@@ -284,3 +285,115 @@ class BookingSerializer(ModelSerializer):
         request = self.context.get("request")
         grant = access.grant_shown_to(booking, request.user if request else None)
         return AccessSerializer(grant).data if grant else None
+
+
+class OccurrenceSerializer(serializers.Serializer):
+    date = serializers.SerializerMethodField()
+    start = InstantField()
+    end = InstantField()
+    status = serializers.SerializerMethodField()
+    booking = serializers.SerializerMethodField()
+    reason = serializers.CharField(allow_null=True)
+
+    def get_date(self, occurrence) -> date:
+        return occurrence.start.astimezone(occurrence.space.venue.zone).date()
+
+    def get_status(self, occurrence) -> str:
+        return series.status_of(occurrence)
+
+    def get_booking(self, occurrence) -> int | None:
+        booking = getattr(occurrence, "booking", None)
+        return booking.pk if booking else None
+
+
+class BookingSeriesSerializer(ModelSerializer):
+    """A weekly series: a space on `weekdays` from `start_time` to `end_time` (local wall-clock
+    times in the venue's zone) every week from `first_date` to `last_date`."""
+
+    space = serializers.PrimaryKeyRelatedField(
+        queryset=Space.objects.select_related("venue").prefetch_related(
+            "opening_hours", "activities"
+        )
+    )
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6), min_length=1, max_length=7
+    )
+    start_time = WallClockField(source="start_minute")
+    end_time = WallClockField(source="end_minute")
+    party_size = serializers.IntegerField(min_value=1, max_value=MAX_PARTY)
+    activity = ActivityField(required=False, allow_null=True)
+    status = serializers.SerializerMethodField()
+    occurrences = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BookingSeries
+        fields = [
+            "id",
+            "status",
+            "space",
+            "weekdays",
+            "start_time",
+            "end_time",
+            "first_date",
+            "last_date",
+            "party_size",
+            "activity",
+            "occurrences",
+            "created_at",
+            "cancelled_at",
+        ]
+        read_only_fields = ["id", "status", "occurrences", "created_at", "cancelled_at"]
+
+    def get_status(self, instance) -> str:
+        pending = any(o.status == RequestStatus.PENDING for o in self._occurrences(instance))
+        return "pending" if pending else "decided"
+
+    @extend_schema_field(OccurrenceSerializer(many=True))
+    def get_occurrences(self, instance):
+        return OccurrenceSerializer(self._occurrences(instance), many=True).data
+
+    def _occurrences(self, instance) -> list:
+        # Prefetched by the view; a series just made has its requests pending.
+        return list(instance.occurrences.all())
+
+    def validate(self, attrs):
+        """What a person can be told at once; each occurrence's own rules (a closure that day,
+        further ahead than the space takes bookings, a clash) are the worker's, per occurrence."""
+        attrs["weekdays"] = sorted(set(attrs["weekdays"]))
+        if attrs["start_minute"] >= 24 * 60:
+            raise error("start_time", _("Must be before 24:00."), "invalid")
+        if attrs["end_minute"] <= attrs["start_minute"]:
+            raise error("end_time", _("Must be after start_time."), "end_before_start")
+        first, last = attrs["first_date"], attrs["last_date"]
+        if last < first:
+            raise error("last_date", _("Must not be before first_date."), "window_order")
+        if (last - first).days > rules.SERIES_MAX_DAYS:
+            raise error(
+                "last_date",
+                _("At most %(days)d days after first_date.") % {"days": rules.SERIES_MAX_DAYS},
+                "window_too_long",
+            )
+        space = attrs["space"]
+        found = rules.series_occurrences(
+            space.venue.zone, attrs["weekdays"], attrs["start_minute"], attrs["end_minute"],
+            first, last,
+        )  # fmt: skip
+        now = timezone.now()
+        found = [occurrence for occurrence in found if occurrence[1] > now]
+        if not found:
+            raise error("first_date", _("No occurrence from now to last_date."), "no_occurrence")
+        start, end = found[0][1:]
+        space_rules = availability.rules_of(space, start, end)
+        activity = attrs.get("activity")
+        # The rules that hold alike for every week: the grid, the duration, the party, the
+        # activity. (Breach names start and end; here they are start_time and end_time.)
+        for concerns, reason in (
+            ("start_time", rules.check_grid(space_rules, start)),
+            ("end_time", rules.check_grid(space_rules, end)),
+            ("end_time", rules.check_duration(space_rules, start, end)),
+            ("party_size", rules.check_capacity(space_rules, attrs["party_size"])),
+            ("activity", rules.check_activity(space_rules, activity and activity.pk)),
+        ):
+            if reason:
+                raise rule_error(rules.Breach(reason, concerns), space_rules, start, now)
+        return attrs

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -10,11 +11,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
-from api.bookings import search, services
-from api.bookings.models import Booking, BookingRequest
+from api.bookings import search, series, services
+from api.bookings.models import Booking, BookingRequest, BookingSeries
 from api.bookings.serializers import (
     BookingRequestSerializer,
     BookingSerializer,
+    BookingSeriesSerializer,
     OfferSerializer,
     SlotSearchSerializer,
 )
@@ -121,3 +123,47 @@ class SlotSearchView(GenericAPIView):
         criteria.is_valid(raise_exception=True)
         page = self.paginate_queryset(search.search(criteria.query()))
         return self.get_paginated_response(OfferSerializer(page, many=True).data)
+
+
+class BookingSeriesViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Weekly series, each occurrence decided like a request of its own; a person sees theirs."""
+
+    serializer_class = BookingSeriesSerializer
+    filterset_fields = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return BookingSeries.objects.none()
+        occurrences = BookingRequest.objects.select_related("booking", "space__venue")
+        return BookingSeries.objects.filter(user=self.request.user).prefetch_related(
+            Prefetch("occurrences", queryset=occurrences.order_by("start"))
+        )
+
+    def get_throttles(self):
+        if self.action == "create" and settings.THROTTLING:
+            return [BookingRequestThrottle()]
+        return []
+
+    @extend_schema(responses={202: BookingSeriesSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        made = series.request_series(request.user, **serializer.validated_data)
+        made = self.get_queryset().get(pk=made.pk)
+        return Response(
+            self.get_serializer(made).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/booking-series/{made.pk}/"},
+        )
+
+    @extend_schema(request=None, responses=BookingSeriesSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancels every occurrence that has not started; one occurrence: cancel its booking."""
+        series.cancel_series(self.get_object())
+        return Response(self.get_serializer(self.get_queryset().get(pk=pk)).data)
