@@ -9,7 +9,9 @@ from api.bookings.views import (
     BookingRequestViewSet,
     BookingSeriesViewSet,
     BookingViewSet,
+    ReleaseWindowViewSet,
     SlotSearchView,
+    WaitlistViewSet,
 )
 from api.catalogue.views import (
     ActivityViewSet,
@@ -32,6 +34,8 @@ router.register(r"spaces/(?P<space_pk>\d+)/openings", ExtraOpeningViewSet, basen
 router.register("booking-requests", BookingRequestViewSet, basename="booking-request")
 router.register("bookings", BookingViewSet, basename="booking")
 router.register("booking-series", BookingSeriesViewSet, basename="booking-series")
+router.register("waitlist", WaitlistViewSet, basename="waitlist")
+router.register("release-windows", ReleaseWindowViewSet, basename="release-window")
 router.register("locks", LockViewSet)
 router.register("webhooks", WebhookViewSet)
 

@@ -1,8 +1,10 @@
 """Tasks on the `allocation` queue."""
 
+from datetime import datetime
+
 from django.db import InterfaceError, OperationalError
 
-from api.bookings import series, services
+from api.bookings import series, services, waitlist
 from workers import app
 
 
@@ -31,3 +33,16 @@ def allocate(request_id: str) -> None:
 )
 def allocate_series(series_id: str) -> None:
     series.allocate_series(series_id)
+
+
+@app.task(
+    name="allocation.promote_waitlist",
+    queue="allocation",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(InterfaceError, OperationalError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def promote_waitlist(space_id: int, start: str, end: str) -> int:
+    return waitlist.promote(space_id, datetime.fromisoformat(start), datetime.fromisoformat(end))

@@ -62,6 +62,26 @@ class BookingSeries(models.Model):
         return f"series {self.id}"
 
 
+class ReleaseWindowQuerySet(models.QuerySet):
+    def collecting(self, space: Space, start, now) -> "ReleaseWindow | None":
+        """The window whose collection is open at `now` for a booking of the space that starts
+        at `start`: of the space's venue, naming the space or no space at all (the whole
+        venue), with `start` in its period. The earliest to close, should two overlap."""
+        return (
+            self.filter(
+                models.Q(spaces=space) | models.Q(spaces__isnull=True),
+                venue_id=space.venue_id,
+                drawn_at__isnull=True,
+                collect_from__lte=now,
+                collect_until__gt=now,
+                period_start__lte=start,
+                period_end__gt=start,
+            )
+            .order_by("collect_until", "id")
+            .first()
+        )
+
+
 class ReleaseWindow(models.Model):
     """A booking period opened with a collection window: direct requests for the venue's spaces
     (or only `spaces`) that start in [period_start, period_end) and arrive in
@@ -79,6 +99,8 @@ class ReleaseWindow(models.Model):
     # [{"request", "user", "outcome", "booking"}] in the order drawn.
     draw = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ReleaseWindowQuerySet.as_manager()
 
     class Meta:
         ordering = ["-collect_until", "id"]

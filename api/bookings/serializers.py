@@ -1,9 +1,11 @@
+import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
@@ -11,7 +13,13 @@ from rest_framework.exceptions import ErrorDetail
 from api.access import services as access
 from api.bookings import availability, rules, series
 from api.bookings.choices import RejectReason, RequestStatus
-from api.bookings.models import Booking, BookingRequest, BookingSeries
+from api.bookings.models import (
+    Booking,
+    BookingRequest,
+    BookingSeries,
+    ReleaseWindow,
+    WaitlistEntry,
+)
 from api.bookings.search import SlotQuery
 from api.catalogue import geo
 from api.catalogue.models import MAX_DURATION_MINUTES, Activity, Space
@@ -178,6 +186,7 @@ class BookingRequestSerializer(ModelSerializer, CriteriaFields):
         min_value=1, max_value=MAX_DURATION_MINUTES, required=False
     )
     booking = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    draw_at = serializers.SerializerMethodField()
 
     class Meta:
         model = BookingRequest
@@ -193,10 +202,16 @@ class BookingRequestSerializer(ModelSerializer, CriteriaFields):
             *FLEXIBLE_FIELDS,
             "booking",
             "reason",
+            "draw_at",
             "created_at",
             "decided_at",
         ]
         read_only_fields = ["id", "status", "booking", "reason", "created_at", "decided_at"]
+
+    def get_draw_at(self, booking_request) -> datetime | None:
+        """When a request that arrived in a release window's collection is drawn."""
+        window = booking_request.release_window
+        return InstantField().to_representation(window.collect_until) if window else None
 
     def validate(self, attrs):
         """The checks a person can be told at once; the worker decides the rest."""
@@ -295,7 +310,9 @@ class OccurrenceSerializer(serializers.Serializer):
     booking = serializers.SerializerMethodField()
     reason = serializers.CharField(allow_null=True)
 
-    def get_date(self, occurrence) -> date:
+    @extend_schema_field(OpenApiTypes.DATE)
+    def get_date(self, occurrence):
+        # Its local date in the venue's zone.
         return occurrence.start.astimezone(occurrence.space.venue.zone).date()
 
     def get_status(self, occurrence) -> str:
@@ -323,7 +340,7 @@ class BookingSeriesSerializer(ModelSerializer):
     party_size = serializers.IntegerField(min_value=1, max_value=MAX_PARTY)
     activity = ActivityField(required=False, allow_null=True)
     status = serializers.SerializerMethodField()
-    occurrences = serializers.SerializerMethodField()
+    occurrences = OccurrenceSerializer(many=True, read_only=True)
 
     class Meta:
         model = BookingSeries
@@ -345,16 +362,9 @@ class BookingSeriesSerializer(ModelSerializer):
         read_only_fields = ["id", "status", "occurrences", "created_at", "cancelled_at"]
 
     def get_status(self, instance) -> str:
-        pending = any(o.status == RequestStatus.PENDING for o in self._occurrences(instance))
+        # The occurrences are prefetched by the view.
+        pending = any(o.status == RequestStatus.PENDING for o in instance.occurrences.all())
         return "pending" if pending else "decided"
-
-    @extend_schema_field(OccurrenceSerializer(many=True))
-    def get_occurrences(self, instance):
-        return OccurrenceSerializer(self._occurrences(instance), many=True).data
-
-    def _occurrences(self, instance) -> list:
-        # Prefetched by the view; a series just made has its requests pending.
-        return list(instance.occurrences.all())
 
     def validate(self, attrs):
         """What a person can be told at once; each occurrence's own rules (a closure that day,
@@ -397,3 +407,101 @@ class BookingSeriesSerializer(ModelSerializer):
             if reason:
                 raise rule_error(rules.Breach(reason, concerns), space_rules, start, now)
         return attrs
+
+
+class WaitlistEntrySerializer(BookingRequestSerializer):
+    """A place on the waitlist for a slot (`space`, `start`, `end`), or for any space that fits
+    (the criteria of a flexible request); checked at once like a request."""
+
+    purpose = None
+    draw_at = None
+    booking = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = WaitlistEntry
+        fields = [
+            "id",
+            "status",
+            "space",
+            "start",
+            "end",
+            "party_size",
+            "activity",
+            *FLEXIBLE_FIELDS,
+            "booking",
+            "expires_at",
+            "created_at",
+            "decided_at",
+        ]
+        read_only_fields = ["id", "status", "booking", "expires_at", "created_at", "decided_at"]
+
+
+class ReleaseWindowSerializer(ModelSerializer):
+    """A booking period opened with a collection window (docs/fair-use.md). The seed is the
+    operators' until the draw: anyone knowing it early could work out the order."""
+
+    spaces = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Space.objects.all(), required=False
+    )
+    seed = serializers.IntegerField(min_value=0, max_value=2**63 - 1, required=False)
+
+    class Meta:
+        model = ReleaseWindow
+        fields = [
+            "id",
+            "venue",
+            "spaces",
+            "period_start",
+            "period_end",
+            "collect_from",
+            "collect_until",
+            "seed",
+            "drawn_at",
+        ]
+        read_only_fields = ["id", "drawn_at"]
+
+    def to_representation(self, instance):
+        shown = super().to_representation(instance)
+        request = self.context.get("request")
+        operator = request is not None and request.user.is_staff
+        if not operator and instance.drawn_at is None:
+            shown["seed"] = None
+        return shown
+
+    def validate(self, attrs):
+        if attrs["period_end"] <= attrs["period_start"]:
+            raise error("period_end", _("Must be after period_start."), "window_order")
+        if attrs["period_end"] - attrs["period_start"] > timedelta(days=rules.SERIES_MAX_DAYS):
+            raise error(
+                "period_end",
+                _("At most %(days)d days after period_start.") % {"days": rules.SERIES_MAX_DAYS},
+                "window_too_long",
+            )
+        if attrs["collect_until"] <= attrs["collect_from"]:
+            raise error("collect_until", _("Must be after collect_from."), "window_order")
+        if attrs["collect_until"] > attrs["period_start"]:
+            raise error(
+                "collect_until", _("The draw must come before period_start."), "draw_too_late"
+            )
+        for space in attrs.get("spaces", []):
+            if space.venue_id != attrs["venue"].pk:
+                raise error("spaces", _("Every space must be the venue's."), "not_the_venues")
+        attrs.setdefault("seed", secrets.randbits(63))
+        return attrs
+
+
+class DrawnSerializer(serializers.Serializer):
+    request = serializers.CharField()
+    user = serializers.IntegerField()
+    outcome = serializers.CharField()
+    booking = serializers.IntegerField(allow_null=True)
+
+
+class DrawSerializer(serializers.Serializer):
+    """A window's draw, for operators: the seed, the order drawn and each request's outcome
+    (empty until the collection closes and the draw is made)."""
+
+    id = serializers.IntegerField()
+    seed = serializers.IntegerField()
+    drawn_at = InstantField(allow_null=True)
+    order = DrawnSerializer(many=True, source="draw")

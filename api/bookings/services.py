@@ -18,7 +18,7 @@ from api.access import services as access
 from api.accounts.models import User
 from api.bookings import availability, metrics, rules, search
 from api.bookings.choices import BookingStatus, RejectReason, RequestStatus
-from api.bookings.models import Booking, BookingRequest
+from api.bookings.models import Booking, BookingRequest, ReleaseWindow
 from api.catalogue.models import Space
 from api.notifications import services as notifications
 from workers.queue import enqueue, enqueue_on_commit
@@ -42,6 +42,11 @@ def request_booking(user: User, idempotency_key: str | None = None, **fields) ->
     never queued is queued now.
     """
     digest = fingerprint(fields)
+    if fields.get("space") is not None:
+        # Inside a release window's collection the request waits for the draw.
+        fields["release_window"] = ReleaseWindow.objects.collecting(
+            fields["space"], fields["start"], timezone.now()
+        )
     if idempotency_key is not None:
         existing = BookingRequest.objects.filter(user=user, idempotency_key=idempotency_key)
         if found := existing.first():
@@ -61,7 +66,8 @@ def request_booking(user: User, idempotency_key: str | None = None, **fields) ->
         return _repeated(found, digest)
     # A request just made has no booking; knowing it spares the 202 response a query.
     BookingRequest.booking.related.set_cached_value(booking_request, None)
-    transaction.on_commit(lambda: queue_once(booking_request.id))
+    if booking_request.release_window is None:
+        transaction.on_commit(lambda: queue_once(booking_request.id))
     return booking_request
 
 
@@ -84,7 +90,7 @@ def _repeated(found: BookingRequest, digest: str) -> BookingRequest:
     # A row from before fingerprints were kept has none to compare.
     if found.fingerprint and found.fingerprint != digest:
         raise KeyReused
-    if found.status == RequestStatus.PENDING:
+    if found.status == RequestStatus.PENDING and not waits_for_draw(found):
         # Queued now if its first call died between its commit and its queueing.
         transaction.on_commit(lambda: queue_once(found.id))
     return found

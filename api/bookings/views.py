@@ -11,15 +11,25 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
-from api.bookings import search, series, services
-from api.bookings.models import Booking, BookingRequest, BookingSeries
+from api.bookings import search, series, services, waitlist
+from api.bookings.models import (
+    Booking,
+    BookingRequest,
+    BookingSeries,
+    ReleaseWindow,
+    WaitlistEntry,
+)
 from api.bookings.serializers import (
     BookingRequestSerializer,
     BookingSerializer,
     BookingSeriesSerializer,
+    DrawSerializer,
     OfferSerializer,
+    ReleaseWindowSerializer,
     SlotSearchSerializer,
+    WaitlistEntrySerializer,
 )
+from api.permissions import IsOperator, IsOperatorOrReadOnly
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -56,7 +66,9 @@ class BookingRequestViewSet(
         if getattr(self, "swagger_fake_view", False):
             return BookingRequest.objects.none()
         # Another person's request is a 404, not a 403: its existence is not shown either.
-        return BookingRequest.objects.filter(user=self.request.user).select_related("booking")
+        return BookingRequest.objects.filter(user=self.request.user).select_related(
+            "booking", "release_window"
+        )
 
     def get_throttles(self):
         if self.action == "create" and settings.THROTTLING:
@@ -167,3 +179,48 @@ class BookingSeriesViewSet(
         """Cancels every occurrence that has not started; one occurrence: cancel its booking."""
         series.cancel_series(self.get_object())
         return Response(self.get_serializer(self.get_queryset().get(pk=pk)).data)
+
+
+class WaitlistViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """A person's places on the waitlist; a freed slot goes to the first that can take it."""
+
+    serializer_class = WaitlistEntrySerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return WaitlistEntry.objects.none()
+        return WaitlistEntry.objects.filter(user=self.request.user).select_related("booking")
+
+    def get_throttles(self):
+        if self.action == "create" and settings.THROTTLING:
+            return [BookingRequestThrottle()]
+        return []
+
+    def perform_create(self, serializer):
+        serializer.instance = waitlist.join(self.request.user, **serializer.validated_data)
+
+
+class ReleaseWindowViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Booking periods opened with a collection window: anyone reads them, operators open
+    them, and operators read each draw."""
+
+    queryset = ReleaseWindow.objects.prefetch_related("spaces")
+    serializer_class = ReleaseWindowSerializer
+    permission_classes = [IsOperatorOrReadOnly]
+    filterset_fields = ["venue"]
+
+    @extend_schema(responses=DrawSerializer)
+    @action(detail=True, permission_classes=[IsOperator])
+    def draw(self, request, pk=None):
+        return Response(DrawSerializer(self.get_object()).data)
