@@ -158,13 +158,23 @@ def local_time(instant: datetime, zone: ZoneInfo, language: str) -> str:
     return f"{local.hour:02d}{separator}{local.minute:02d}"
 
 
+# Between a day and a time: 'ti 1.12.2026 klo 18.00'.
+AT = {"fi": " klo ", "sv": " kl. ", "en": ", "}
+
+
+def local_moment(instant: datetime, zone: ZoneInfo, language: str) -> str:
+    """'ti 1.12.2026 klo 18.00', 'tis 1.12.2026 kl. 18.00', 'Tue 1 Dec 2026, 18:00'."""
+    at = AT[language_of(language)]
+    return local_day(instant, zone, language) + at + local_time(instant, zone, language)
+
+
 def local_span(start: datetime, end: datetime, zone: ZoneInfo, language: str) -> str:
     """The day and the times of [start, end) in the venue's zone, in the reader's language.
 
     'ti 1.12.2026 klo 18.00-20.00' (with an en dash); an interval that crosses midnight names both days.
     """
-    at = {"fi": " klo ", "sv": " kl. ", "en": ", "}[language_of(language)]
-    first = local_day(start, zone, language) + at + local_time(start, zone, language)
+    at = AT[language_of(language)]
+    first = local_moment(start, zone, language)
     if start.astimezone(zone).date() == end.astimezone(zone).date():
         return f"{first}{DASH}{local_time(end, zone, language)}"
     return f"{first} {DASH} {local_day(end, zone, language)}{at}{local_time(end, zone, language)}"
@@ -178,6 +188,5 @@ def pause_note(paused_until: datetime | None, zone: ZoneInfo, language: str) -> 
     """'Your new bookings are paused until …' in the venue's zone, or '' without a pause."""
     if paused_until is None:
         return ""
-    language = language_of(language)
-    until = f"{local_day(paused_until, zone, language)} {local_time(paused_until, zone, language)}"
-    return PAUSED_UNTIL[language] % {"until": until}
+    until = local_moment(paused_until, zone, language)
+    return PAUSED_UNTIL[language_of(language)] % {"until": until}
