@@ -443,7 +443,8 @@ class ReleaseWindowSerializer(ModelSerializer):
     spaces = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Space.objects.all(), required=False
     )
-    seed = serializers.IntegerField(min_value=0, max_value=2**63 - 1, required=False)
+    # 31 bits: a seed no one sees before the draw needs no more, and every client reads it.
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
 
     class Meta:
         model = ReleaseWindow
@@ -486,7 +487,7 @@ class ReleaseWindowSerializer(ModelSerializer):
         for space in attrs.get("spaces", []):
             if space.venue_id != attrs["venue"].pk:
                 raise error("spaces", _("Every space must be the venue's."), "not_the_venues")
-        attrs.setdefault("seed", secrets.randbits(63))
+        attrs.setdefault("seed", secrets.randbelow(2**31))
         return attrs
 
 

@@ -133,7 +133,8 @@ def test_the_draw_serves_fewer_hours_first_and_one_slot_each_before_seconds(wind
     with time_machine.travel(CLOSES, tick=False):
         release.draw_closed_windows()
     outcome = {
-        str(r.pk): r.reason or "confirmed" for r in BookingRequest.objects.filter(release_window=window)
+        str(r.pk): r.reason or "confirmed"
+        for r in BookingRequest.objects.filter(release_window=window)
     }
     assert outcome[poor_asks["id"]] == "confirmed"
     assert outcome[rich_asks["id"]] == "lost_draw"
