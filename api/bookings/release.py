@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from api.bookings import lottery, services
+from api.bookings import lottery, rules, services
 from api.bookings.choices import BookingStatus, RejectReason, RequestStatus
 from api.bookings.models import Booking, BookingRequest, ReleaseWindow
 from api.catalogue.models import OpeningHours
@@ -52,12 +52,22 @@ def draw(window_id: int) -> bool:
             for key, request in requests.items()
         ]
         outcomes = {}
+        # What this draw has given so far, by space, widened by the space's buffer: a request
+        # that meets one of these has lost, and needs no query to say so.
+        given = defaultdict(list)
 
         def decide(ticket: lottery.Ticket) -> bool:
             request = requests[ticket.request]
-            booking, reason = services.decide(request, now)
+            if any(s < request.end and request.start < e for s, e in given[request.space_id]):
+                booking, reason = None, RejectReason.LOST_DRAW
+            else:
+                booking, reason = services.decide(request, now)
             if reason == RejectReason.SLOT_TAKEN:
                 reason = RejectReason.LOST_DRAW
+            if booking is not None:
+                given[booking.space_id] += rules.widen(
+                    [(booking.start, booking.end)], booking.space.buffer
+                )
             services.record_decision(request, booking, reason, now)
             outcomes[ticket.request] = (reason or "confirmed", booking.pk if booking else None)
             return booking is not None
