@@ -31,7 +31,7 @@ def run(quick: bool) -> harness.Result:
     result = harness.Result("release")
     result.conditions.append(
         f"{requests_count} requests from {people_count} people (1 to 5 each, for random slots) "
-        f"for {slots} two-hour slots ({spaces_count} spaces × {evenings} evenings), collected "
+        f"for {slots} two-hour slots ({spaces_count} spaces, {evenings} evenings each), collected "
         "in one release window and drawn at once in this process"
     )
     rooms = seed.spaces(spaces_count, max_advance_days=90)
