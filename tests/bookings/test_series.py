@@ -9,6 +9,8 @@ from icalendar import Calendar
 
 from api.bookings import rules, series, services
 from api.bookings.models import BookingSeries
+from api.notifications import services as notifications
+from api.notifications.models import Notification
 from tests.access.conftest import enrol
 from tests.factories import BookingFactory, SpaceFactory
 
@@ -218,3 +220,15 @@ def test_the_series_task_is_safe_to_run_twice(as_owner, music_room):
     made = BookingSeries.objects.get()
     assert made.occurrences.count() == 3
     assert sum(1 for o in made.occurrences.all() if services.Booking.objects.filter(request=o)) == 3
+
+
+def test_each_occurrence_has_its_own_reminder_and_calendar(as_owner, music_room):
+    shown = decided(as_owner, thursday_evening(as_owner, music_room, last_date="2027-03-25"))
+    first, second = shown["occurrences"]
+    # A day before the first, its reminder alone is due.
+    day_before = at_six(date(2027, 3, 18)) - timedelta(hours=23)
+    assert notifications.queue_reminders(day_before) == 1
+    assert Notification.objects.filter(kind="reminder").get().booking_id == first["booking"]
+    answer = as_owner.get(f"/api/v1/bookings/{second['booking']}/calendar.ics")
+    (event,) = Calendar.from_ical(answer.content).walk("VEVENT")
+    assert event.decoded("dtstart") == at_six(date(2027, 3, 25))
