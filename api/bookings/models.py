@@ -10,6 +10,23 @@ from api.bookings.choices import BookingStatus, RejectReason, RequestStatus, Wai
 from api.catalogue.models import Activity, Space, Venue
 
 
+def direct_or_flexible(name: str) -> models.CheckConstraint:
+    """A row that asks for a space and times, or for any space by the criteria (an activity,
+    a window and a duration): a request, or a place on the waitlist."""
+    return models.CheckConstraint(
+        condition=models.Q(
+            window_start__isnull=True, space__isnull=False, start__isnull=False, end__isnull=False
+        )
+        | models.Q(
+            window_start__isnull=False,
+            window_end__isnull=False,
+            duration_minutes__isnull=False,
+            activity__isnull=False,
+        ),
+        name=name,
+    )
+
+
 class FlexibleCriteria(models.Model):
     """What a flexible request asks for instead of a space and a time: any space for the
     activity and the party, `duration_minutes` long, inside [window_start, window_end), and
@@ -186,21 +203,7 @@ class BookingRequest(FlexibleCriteria):
                 condition=models.Q(idempotency_key__isnull=False),
                 name="booking_request_idempotency_key",
             ),
-            models.CheckConstraint(
-                condition=models.Q(
-                    window_start__isnull=True,
-                    space__isnull=False,
-                    start__isnull=False,
-                    end__isnull=False,
-                )
-                | models.Q(
-                    window_start__isnull=False,
-                    window_end__isnull=False,
-                    duration_minutes__isnull=False,
-                    activity__isnull=False,
-                ),
-                name="booking_request_direct_or_flexible",
-            ),
+            direct_or_flexible("booking_request_direct_or_flexible"),
         ]
         indexes = [
             models.Index(
@@ -308,21 +311,7 @@ class WaitlistEntry(FlexibleCriteria):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(
-                    window_start__isnull=True,
-                    space__isnull=False,
-                    start__isnull=False,
-                    end__isnull=False,
-                )
-                | models.Q(
-                    window_start__isnull=False,
-                    window_end__isnull=False,
-                    duration_minutes__isnull=False,
-                    activity__isnull=False,
-                ),
-                name="waitlist_entry_direct_or_flexible",
-            ),
+            direct_or_flexible("waitlist_entry_direct_or_flexible"),
         ]
         indexes = [
             models.Index(

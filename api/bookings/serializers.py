@@ -166,6 +166,10 @@ FLEXIBLE_FIELDS = (
 )
 
 
+# What a request and a waitlist entry both show first: what was asked for.
+ASKED_FOR = ("id", "status", "space", "start", "end", "party_size", "activity", *FLEXIBLE_FIELDS)
+
+
 class BookingRequestSerializer(ModelSerializer, CriteriaFields):
     """A direct request (`space`, `start`, `end`) or a flexible one (the criteria instead)."""
 
@@ -191,15 +195,8 @@ class BookingRequestSerializer(ModelSerializer, CriteriaFields):
     class Meta:
         model = BookingRequest
         fields = [
-            "id",
-            "status",
-            "space",
-            "start",
-            "end",
-            "party_size",
-            "activity",
+            *ASKED_FOR,
             "purpose",
-            *FLEXIBLE_FIELDS,
             "booking",
             "reason",
             "draw_at",
@@ -420,14 +417,7 @@ class WaitlistEntrySerializer(BookingRequestSerializer):
     class Meta:
         model = WaitlistEntry
         fields = [
-            "id",
-            "status",
-            "space",
-            "start",
-            "end",
-            "party_size",
-            "activity",
-            *FLEXIBLE_FIELDS,
+            *ASKED_FOR,
             "booking",
             "expires_at",
             "created_at",

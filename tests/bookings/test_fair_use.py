@@ -8,13 +8,14 @@ import time_machine
 
 from api.access import services as access
 from api.access.choices import WithdrawReason
-from api.bookings import availability, no_shows, rules, services
+from api.bookings import availability, no_shows, rules
 from api.bookings.choices import BookingStatus, RejectReason
 from api.notifications import emails
 from api.notifications.choices import NotificationKind
 from api.notifications.models import Notification
 from tests.access.conftest import enrol
-from tests.factories import BookingFactory, BookingRequestFactory, SpaceFactory, UserFactory
+from tests.bookings.test_allocation import decide
+from tests.factories import BookingFactory, SpaceFactory, UserFactory
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 FAIR = rules.FairUse(
@@ -84,13 +85,6 @@ def test_a_venue_has_the_defaults_unless_it_sets_its_own(settings):
 
 
 # --- caps, decided by the worker ----------------------------------------------------------------
-
-
-def decide(**fields):
-    booking_request = BookingRequestFactory(**fields)
-    services.allocate(booking_request.id)
-    booking_request.refresh_from_db()
-    return booking_request
 
 
 @pytest.mark.django_db
