@@ -126,10 +126,12 @@ def test_the_draw_serves_fewer_hours_first_and_one_slot_each_before_seconds(wind
         end=datetime(2027, 3, 10, 20, tzinfo=UTC),
     )
     first, second = SLOT, SLOT + timedelta(days=1)
-    rich_asks = ask(rich, evening_room, first)
-    poor_asks = ask(poor, evening_room, first)
-    greedy_first = ask(greedy, evening_room, second)
-    greedy_second = ask(greedy, evening_room, second + timedelta(days=1))
+    # One after another: a person's requests are tried in the order they made them.
+    asked_at = [OPENS + timedelta(days=1, minutes=n) for n in range(4)]
+    rich_asks = ask(rich, evening_room, first, at=asked_at[0])
+    poor_asks = ask(poor, evening_room, first, at=asked_at[1])
+    greedy_first = ask(greedy, evening_room, second, at=asked_at[2])
+    greedy_second = ask(greedy, evening_room, second + timedelta(days=1), at=asked_at[3])
     with time_machine.travel(CLOSES, tick=False):
         release.draw_closed_windows()
     outcome = {
