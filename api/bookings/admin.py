@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from api.bookings import services
-from api.bookings.models import Booking, BookingRequest
+from api.bookings.models import Booking, BookingRequest, ReleaseWindow
 
 
 @admin.register(BookingRequest)
@@ -9,7 +9,7 @@ class BookingRequestAdmin(admin.ModelAdmin):
     list_display = ["id", "user", "space", "start", "end", "status", "reason", "created_at"]
     list_filter = ["status", "reason"]
     search_fields = ["id", "user__email"]
-    raw_id_fields = ["user", "space"]
+    raw_id_fields = ["user", "space", "series", "release_window"]
     readonly_fields = ["status", "reason", "decided_at", "created_at", "queued_at"]
 
 
@@ -19,10 +19,20 @@ class BookingAdmin(admin.ModelAdmin):
     list_filter = ["status", "space__venue"]
     search_fields = ["user__email", "space__name"]
     raw_id_fields = ["user", "space", "request"]
-    readonly_fields = ["blocked", "checked_in_at", "cancelled_at", "created_at"]
+    readonly_fields = ["blocked", "checked_in_at", "cancelled_at", "no_show_at", "created_at"]
     actions = ["cancel"]
 
     @admin.action(description="Cancel the selected bookings")
     def cancel(self, request, queryset):
         for booking in queryset:
             services.cancel_booking(booking)
+
+
+@admin.register(ReleaseWindow)
+class ReleaseWindowAdmin(admin.ModelAdmin):
+    """Windows are opened in the API too; the draw, once made, is kept as it happened."""
+
+    list_display = ["id", "venue", "period_start", "period_end", "collect_until", "drawn_at"]
+    list_filter = ["venue"]
+    filter_horizontal = ["spaces"]
+    readonly_fields = ["drawn_at", "draw"]

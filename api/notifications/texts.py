@@ -87,6 +87,41 @@ REASONS = {
         "sv": "Ingen lokal passade din förfrågan.",
         "en": "No space matched your request.",
     },
+    "weekly_hours_exceeded": {
+        "fi": "Varaisit sillä viikolla enemmän tunteja kuin kohtuullinen käyttö sallii.",
+        "sv": "Du skulle boka fler timmar den veckan än skälig användning tillåter.",
+        "en": "You would book more hours in that week than fair use allows.",
+    },
+    "paused": {
+        "fi": "Uudet varauksesi ovat tauolla toistuvien käyttämättä jääneiden varausten vuoksi.",
+        "sv": "Dina nya bokningar är pausade efter upprepade uteblivna besök.",
+        "en": "Your new bookings are paused after repeated no-shows.",
+    },
+    "lost_draw": {
+        "fi": "Arvonnassa aika meni muille ennen sinua.",
+        "sv": "I lottningen gick tiden till andra före dig.",
+        "en": "In the draw, others were drawn before you for the slot.",
+    },
+    "series_cancelled": {
+        "fi": "Sarja peruttiin ennen kuin tämä kerta ehdittiin käsitellä.",
+        "sv": "Serien avbokades innan detta tillfälle hann behandlas.",
+        "en": "The series was cancelled before this occurrence was decided.",
+    },
+}
+
+NO_SHOW = {
+    "fi": "Ovikoodia ei käytetty ajoissa alun jälkeen, joten varaus vapautettiin muille "
+    "(käyttämättä jäänyt varaus).",
+    "sv": "Dörrkoden användes inte i tid efter starten, så bokningen släpptes till andra "
+    "(uteblivet besök).",
+    "en": "The door code was not used in time after the start, so the booking was released "
+    "for others (a no-show).",
+}
+PAUSED_UNTIL = {
+    "fi": "Uudet varauksesi ovat tauolla %(until)s asti toistuvien käyttämättä jääneiden "
+    "varausten vuoksi.",
+    "sv": "Dina nya bokningar är pausade till %(until)s efter upprepade uteblivna besök.",
+    "en": "Your new bookings are paused until %(until)s after repeated no-shows.",
 }
 UNKNOWN_REASON = {
     "fi": "Pyyntöä ei voitu hyväksyä.",
@@ -123,13 +158,23 @@ def local_time(instant: datetime, zone: ZoneInfo, language: str) -> str:
     return f"{local.hour:02d}{separator}{local.minute:02d}"
 
 
+# Between a day and a time: 'ti 1.12.2026 klo 18.00'.
+AT = {"fi": " klo ", "sv": " kl. ", "en": ", "}
+
+
+def local_moment(instant: datetime, zone: ZoneInfo, language: str) -> str:
+    """'ti 1.12.2026 klo 18.00', 'tis 1.12.2026 kl. 18.00', 'Tue 1 Dec 2026, 18:00'."""
+    at = AT[language_of(language)]
+    return local_day(instant, zone, language) + at + local_time(instant, zone, language)
+
+
 def local_span(start: datetime, end: datetime, zone: ZoneInfo, language: str) -> str:
     """The day and the times of [start, end) in the venue's zone, in the reader's language.
 
     'ti 1.12.2026 klo 18.00-20.00' (with an en dash); an interval that crosses midnight names both days.
     """
-    at = {"fi": " klo ", "sv": " kl. ", "en": ", "}[language_of(language)]
-    first = local_day(start, zone, language) + at + local_time(start, zone, language)
+    at = AT[language_of(language)]
+    first = local_moment(start, zone, language)
     if start.astimezone(zone).date() == end.astimezone(zone).date():
         return f"{first}{DASH}{local_time(end, zone, language)}"
     return f"{first} {DASH} {local_day(end, zone, language)}{at}{local_time(end, zone, language)}"
@@ -137,3 +182,11 @@ def local_span(start: datetime, end: datetime, zone: ZoneInfo, language: str) ->
 
 def booking_url(booking) -> str:
     return f"{settings.PUBLIC_URL}/api/v1/bookings/{booking.pk}/"
+
+
+def pause_note(paused_until: datetime | None, zone: ZoneInfo, language: str) -> str:
+    """'Your new bookings are paused until …' in the venue's zone, or '' without a pause."""
+    if paused_until is None:
+        return ""
+    until = local_moment(paused_until, zone, language)
+    return PAUSED_UNTIL[language_of(language)] % {"until": until}
