@@ -8,6 +8,8 @@ class BookingsConfig(AppConfig):
     def ready(self):
         # Imported here, when the models are ready (Django's idiom for app wiring).
         from api.access import alerts
+        from api.bookings import rules_cache
         from api.bookings.conflicts import bookings_in_closures
 
         alerts.source(bookings_in_closures)
+        rules_cache.connect()
