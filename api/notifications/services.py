@@ -69,15 +69,32 @@ ONCE = {"notification_once_per_booking", "notification_once_per_request"}
 # --- recording: called inside the transaction of the event -------------------------------------
 
 
-def request_decided(booking_request: BookingRequest, booking: Booking | None = None) -> None:
-    """A request was confirmed (with its booking) or rejected: tell its owner and webhooks."""
-    kind = NotificationKind.BOOKING_CONFIRMED if booking else NotificationKind.REQUEST_REJECTED
-    _record(kind, booking_request.user, booking=booking, request=booking_request)
-    emit(
+def requests_decided(decided: list[tuple[BookingRequest, Booking | None]]) -> None:
+    """Requests were confirmed (with their bookings) or rejected: tell each owner and the
+    webhooks, with one INSERT of outbox rows for them all.
+
+    For the allocation that decided them, in its transaction: a request is decided once, so
+    none of them has its decision's row yet.
+    """
+    rows = Notification.objects.bulk_create(
+        [
+            Notification(
+                kind=NotificationKind.BOOKING_CONFIRMED
+                if booking
+                else NotificationKind.REQUEST_REJECTED,
+                recipient=booking_request.user,
+                language=booking_request.user.language,
+                booking=booking,
+                request=booking_request,
+            )
+            for booking_request, booking in decided
+        ]
+    )
+    for row in rows:
+        enqueue_on_commit(SEND_TASK, row.pk)
+    emit_all(
         WebhookEvent.REQUEST_DECIDED,
-        str(booking_request.pk),
-        request_data(booking_request, booking),
-        at=booking_request.decided_at,
+        [(str(r.pk), request_data(r, booking), r.decided_at) for r, booking in decided],
     )
 
 
@@ -284,28 +301,35 @@ def _is_permanent(error: Exception) -> bool:
 
 def emit(event: str, key: str, data: dict, at: datetime | None = None) -> int:
     """Record a delivery of the event to every active webhook that wants it; queue them."""
-    event_id = uuid.uuid5(EVENT_NAMESPACE, f"{event}:{key}")
-    body = json.dumps(
-        {
-            "event": str(event),
-            "id": str(event_id),
-            "at": instant(at or timezone.now()),
-            "data": data,
-        },
-        separators=(",", ":"),
-        sort_keys=True,
-    )
+    return emit_all(event, [(key, data, at)])
+
+
+def emit_all(event: str, occurrences: list[tuple[str, dict, datetime | None]]) -> int:
+    """`emit` for several occurrences (key, data, at) of one event, reading the webhooks once."""
+    webhooks = list(Webhook.objects.filter(active=True, events__contains=[str(event)]))
     recorded = 0
-    for webhook in Webhook.objects.filter(active=True, events__contains=[str(event)]):
-        try:
-            with transaction.atomic():
-                delivery = WebhookDelivery.objects.create(
-                    webhook=webhook, event=event, event_id=event_id, body=body
-                )
-        except IntegrityError:
-            continue  # this event was recorded for this webhook already
-        enqueue_on_commit(DELIVER_TASK, delivery.pk)
-        recorded += 1
+    for key, data, at in occurrences if webhooks else ():
+        event_id = uuid.uuid5(EVENT_NAMESPACE, f"{event}:{key}")
+        body = json.dumps(
+            {
+                "event": str(event),
+                "id": str(event_id),
+                "at": instant(at or timezone.now()),
+                "data": data,
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+        for webhook in webhooks:
+            try:
+                with transaction.atomic():
+                    delivery = WebhookDelivery.objects.create(
+                        webhook=webhook, event=event, event_id=event_id, body=body
+                    )
+            except IntegrityError:
+                continue  # this event was recorded for this webhook already
+            enqueue_on_commit(DELIVER_TASK, delivery.pk)
+            recorded += 1
     return recorded
 
 
