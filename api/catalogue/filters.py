@@ -4,31 +4,13 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from api.bookings.search import spaces_free_for
 from api.catalogue import geo
 from api.catalogue.models import Space
-from api.fields import INSTANT_ERRORS, BadInstant, parse_instant
-
-
-class InstantFormField(forms.DateTimeField):
-    """A query-string time, read like every time in the API (api.fields.parse_instant)."""
-
-    def to_python(self, value):
-        if value in self.empty_values:
-            return None
-        try:
-            return parse_instant(value)
-        except BadInstant as error:
-            raise forms.ValidationError(INSTANT_ERRORS[error.code], code=error.code) from None
-
-
-@extend_schema_field(OpenApiTypes.DATETIME)
-class InstantFilter(django_filters.Filter):
-    field_class = InstantFormField
+from api.query import InstantFilter
 
 
 class PointFormField(forms.CharField):

@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from api.bookings.availability import free_intervals
-from api.catalogue.filters import InstantFormField, SpaceFilter
+from api.catalogue.filters import SpaceFilter
 from api.catalogue.models import Activity, Closure, ExtraOpening, Space, Venue
 from api.catalogue.serializers import (
     ActivitySerializer,
@@ -22,9 +22,12 @@ from api.catalogue.serializers import (
     VenueSerializer,
 )
 from api.permissions import IsOperatorOrReadOnly
+from api.query import InstantFormField, KnownQueryParameters
 
 
-class ActivityViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+class ActivityViewSet(
+    KnownQueryParameters, mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
     queryset = Activity.objects.all()
     serializer_class = ActivitySerializer
     permission_classes = [IsOperatorOrReadOnly]
@@ -32,6 +35,7 @@ class ActivityViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.G
 
 
 class VenueViewSet(
+    KnownQueryParameters,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -43,13 +47,16 @@ class VenueViewSet(
 
 
 class SpaceViewSet(
+    KnownQueryParameters,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    queryset = Space.objects.select_related("venue").prefetch_related("activities", "opening_hours")
+    queryset = Space.objects.select_related("venue", "lock").prefetch_related(
+        "activities", "opening_hours"
+    )
     serializer_class = SpaceSerializer
     permission_classes = [IsOperatorOrReadOnly]
     filterset_class = SpaceFilter
@@ -62,7 +69,12 @@ class SpaceViewSet(
         ],
         responses=AvailabilitySerializer,
     )
-    @action(detail=True, permission_classes=[AllowAny], filterset_class=None)
+    @action(
+        detail=True,
+        permission_classes=[AllowAny],
+        filterset_class=None,
+        query_parameters=frozenset({"from", "to"}),
+    )
     def availability(self, request, pk=None):
         space = self.get_object()
         start, end = _window(request.query_params)
@@ -74,6 +86,7 @@ class SpaceViewSet(
 
 
 class DatedHoursViewSet(
+    KnownQueryParameters,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.DestroyModelMixin,

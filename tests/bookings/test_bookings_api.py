@@ -23,6 +23,10 @@ def test_a_booking_shows_the_contract_fields(as_owner, owner):
     assert body == {
         "id": booking.id,
         "space": booking.space_id,
+        "space_name": booking.space.name,
+        "venue_name": booking.space.venue.name,
+        "timezone": "Europe/Helsinki",
+        "activity": None,
         "start": booking.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "end": booking.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "party_size": 4,
