@@ -4,6 +4,8 @@
 const TOKEN = "flexispace-token";
 export const texts = JSON.parse(document.getElementById("texts").textContent);
 export const language = document.body.dataset.language;
+// Dates and times as written in Finland and Sweden, in English too (24-hour clock, day first).
+const intlLocale = language === "en" ? "en-GB" : language;
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -88,9 +90,9 @@ export function element(tag, attributes = {}, ...children) {
 
 // A time of the API (UTC) on a venue's clock, in the page's language.
 export function wallClock(instant, zone, withDay = true) {
-  const options = { timeZone: zone, hour: "2-digit", minute: "2-digit" };
+  const options = { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
   if (withDay) Object.assign(options, { weekday: "short", day: "numeric", month: "numeric" });
-  return new Intl.DateTimeFormat(language, options).format(new Date(instant));
+  return new Intl.DateTimeFormat(intlLocale, options).format(new Date(instant));
 }
 
 export function span(start, end, zone) {
