@@ -80,7 +80,8 @@ class BookingRequestViewSet(
     def create(self, request, *args, **kwargs):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not 0 < len(key) <= 255:
-            raise ValidationError({"Idempotency-Key": ["Use 1 to 255 characters."]})
+            message = ErrorDetail(_("Use 1 to 255 characters."), code="invalid")
+            raise ValidationError({"Idempotency-Key": [message]})
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:

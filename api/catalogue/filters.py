@@ -78,14 +78,17 @@ class SpaceFilter(django_filters.FilterSet):
             return queryset
         if start is None or end is None:
             missing = "free_from" if start is None else "free_to"
-            raise ValidationError({missing: ["Give free_from and free_to together."]})
+            message = _("Give free_from and free_to together.")
+            raise ValidationError({missing: [ErrorDetail(message, code="required")]})
         if end <= start:
-            raise ValidationError({"free_to": ["Must be after free_from."]})
+            message = _("Must be after free_from.")
+            raise ValidationError({"free_to": [ErrorDetail(message, code="window_order")]})
         # As for availability: a longer interval asks for more work than any answer is worth.
         if end - start > timedelta(days=settings.AVAILABILITY_MAX_DAYS):
-            raise ValidationError(
-                {"free_to": [f"At most {settings.AVAILABILITY_MAX_DAYS} days after free_from."]}
-            )
+            message = _("At most %(days)d days after free_from.") % {
+                "days": settings.AVAILABILITY_MAX_DAYS
+            }
+            raise ValidationError({"free_to": [ErrorDetail(message, code="window_too_long")]})
         return spaces_free_for(queryset, start, end)
 
     def _near(self, queryset):

@@ -80,13 +80,14 @@ def check_hours(attrs: dict, optional: bool = False) -> dict:
         return attrs
     if opens is None or closes is None:
         missing = "opens" if opens is None else "closes"
-        raise serializers.ValidationError(
-            {missing: ["Give opens and closes together, or neither."]}
-        )
+        message = _("Give opens and closes together, or neither.")
+        raise serializers.ValidationError({missing: [ErrorDetail(message, code="hours_pair")]})
     if opens >= 24 * 60:
-        raise serializers.ValidationError({"opens": ["Must be before 24:00."]})
+        message = ErrorDetail(_("Must be before 24:00."), code="invalid")
+        raise serializers.ValidationError({"opens": [message]})
     if closes <= opens:
-        raise serializers.ValidationError({"closes": ["Must be after opens."]})
+        message = ErrorDetail(_("Must be after opens."), code="hours_order")
+        raise serializers.ValidationError({"closes": [message]})
     return attrs
 
 

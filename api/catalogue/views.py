@@ -2,10 +2,12 @@ from datetime import timedelta
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -138,13 +140,14 @@ def _window(params):
         try:
             values[name] = InstantFormField().clean(params.get(name))
         except forms.ValidationError as error:
-            errors[name] = error.messages
+            errors[name] = [ErrorDetail(message, code=error.code) for message in error.messages]
     if not errors and values["to"] <= values["from"]:
-        errors["to"] = ["Must be after from."]
+        errors["to"] = [ErrorDetail(_("Must be after from."), code="window_order")]
     if not errors and values["to"] - values["from"] > timedelta(
         days=settings.AVAILABILITY_MAX_DAYS
     ):
-        errors["to"] = [f"At most {settings.AVAILABILITY_MAX_DAYS} days after from."]
+        message = _("At most %(days)d days after from.") % {"days": settings.AVAILABILITY_MAX_DAYS}
+        errors["to"] = [ErrorDetail(message, code="window_too_long")]
     if errors:
         raise serializers.ValidationError(errors)
     return values["from"], values["to"]
