@@ -74,7 +74,7 @@ def test_a_rule_breach_is_worded_in_the_language_with_its_code(owner):
     body = {"space": space.id, "start": start.isoformat(), "end": end.isoformat(), "party_size": 9}
     response = client_for(owner).post("/api/v1/booking-requests/", body, format="json")
     assert response.json() == {
-        "party_size": ["Oltava 1 – tilan henkilömäärä 4."],
+        "party_size": ["Oltava vähintään 1 ja enintään tilan henkilömäärä 4."],
         "codes": {"party_size": ["over_capacity"]},
     }
 
