@@ -136,4 +136,6 @@ def local_span(start: datetime, end: datetime, zone: ZoneInfo, language: str) ->
 
 
 def booking_url(booking) -> str:
-    return f"{settings.PUBLIC_URL}/api/v1/bookings/{booking.pk}/"
+    """The booking on the citizen's page, where its owner, once logged in, sees and cancels
+    it (the API's own URL needs a token that a mail or a calendar cannot carry)."""
+    return f"{settings.PUBLIC_URL}/#booking-{booking.pk}"

@@ -189,10 +189,14 @@ async function listBookings() {
   const bookings = await all(`bookings/?status=confirmed&from=${encodeURIComponent(from)}`);
   const list = $("booking-list");
   list.replaceChildren(
-    ...bookings.map((booking) => element("li", { class: "card" }, ...bookingCard(booking))),
+    ...bookings.map((booking) =>
+      element("li", { class: "card", id: `booking-${booking.id}` }, ...bookingCard(booking)),
+    ),
   );
   if (!bookings.length) list.append(element("li", {}, texts.no_bookings));
   $("bookings").hidden = false;
+  // A mail's or a calendar's link to one booking: /#booking-ID.
+  if (location.hash.startsWith("#booking-")) document.getElementById(location.hash.slice(1))?.scrollIntoView();
 }
 
 async function enter(answer) {
