@@ -267,7 +267,7 @@ class BookingSerializer(ModelSerializer):
     space_name = serializers.CharField(source="space.name", read_only=True)
     venue_name = serializers.CharField(source="space.venue.name", read_only=True)
     timezone = serializers.CharField(source="space.venue.timezone", read_only=True)
-    activity = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    activity = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     access = serializers.SerializerMethodField()
 
     class Meta:
