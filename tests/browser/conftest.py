@@ -61,13 +61,13 @@ def site(django_db_setup, django_db_blocker):
     stop_process(process)
 
 
-def new_page(browser, site, locale: str):
+def new_page(browser, site, locale: str, viewport=(1000, 1200)):
     """A fresh browser profile (no token stored) speaking `locale`, on the city's clock."""
     context = browser.new_context(
         base_url=site.url,
         locale=locale,
         timezone_id="Europe/Helsinki",
-        viewport={"width": 1000, "height": 1200},
+        viewport={"width": viewport[0], "height": viewport[1]},
     )
     page = context.new_page()
     page.set_default_timeout(20_000)

@@ -182,3 +182,24 @@ def test_the_operator_page_shows_the_lock_online_and_in_sync(browser, site, city
     page.wait_for_selector(".message.notice")
     virtual = fleet.lock(lock.id)
     wait_for(lambda: fleet.call(lambda: list(virtual.executed)), message="unlock_once executed")
+
+
+def test_the_page_works_on_a_phone_and_from_the_keyboard(browser, site, city):
+    page = new_page(browser, site, "fi-FI", viewport=(360, 740))
+    page.goto("/")
+    ready(page)
+    assert "Löydä vapaa tila" in page.inner_text("h1")
+    # One column: nothing wider than the screen.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # The first Tab reaches the skip link, which moves the focus to the content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # A search from the keyboard alone: Enter in the form's fields submits it.
+    page.focus("#party-size")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("6")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#offers li")
+    assert accessibility_violations(page) == []
