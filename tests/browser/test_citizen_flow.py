@@ -3,6 +3,7 @@ rehearsal for six on Thursday evening, book it, see it confirmed with its door c
 simulated lock accepts in the booking's window; cancel, and the code is refused."""
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -134,6 +135,11 @@ def test_a_band_books_a_music_room_and_gets_in_with_its_code(
     )
     assert code == booking.grant.code
     assert accessibility_violations(page) == []
+    # Its calendar file, fetched with the person's token and handed to the browser.
+    with page.expect_download() as download:
+        page.locator("#request-status .actions button").first.click()
+    calendar = Path(download.value.path()).read_text().replace("\n ", "")  # unfolded
+    assert "BEGIN:VEVENT" in calendar and code in calendar
 
     # A day before the slot beat's sweep puts the code on the lock: here the sweep and the
     # publication it asks for, as at that time (the worker's clock says today).
