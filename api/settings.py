@@ -55,7 +55,7 @@ LANGUAGE_CODE = "fi"
 LANGUAGES = [("fi", "Suomi"), ("sv", "Svenska"), ("en", "English")]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "api.apps.AdminConfig",  # django.contrib.admin, open to organisations' members
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_prometheus",
     "api.accounts",
+    "api.organisations",
     "api.catalogue",
     "api.bookings",
     "api.access",

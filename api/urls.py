@@ -16,6 +16,7 @@ from api.catalogue.views import (
 )
 from api.notifications.views import WebhookViewSet
 from api.ops.views import healthz, metrics, readyz
+from api.organisations.views import MembershipViewSet, OrganisationViewSet
 
 router = DefaultRouter()
 router.register("activities", ActivityViewSet)
@@ -28,6 +29,8 @@ router.register("booking-requests", BookingRequestViewSet, basename="booking-req
 router.register("bookings", BookingViewSet, basename="booking")
 router.register("locks", LockViewSet)
 router.register("webhooks", WebhookViewSet)
+router.register("organisations", OrganisationViewSet)
+router.register(r"organisations/(?P<organisation_pk>\d+)/members", MembershipViewSet, "member")
 
 urlpatterns = [
     path("api/v1/", include("api.notifications.urls")),

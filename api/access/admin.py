@@ -1,10 +1,13 @@
 from django.contrib import admin
 
 from api.access.models import Grant, Lock, LockCommand, LockEvent
+from api.organisations.admin import ScopedAdmin
+from api.organisations.choices import Role
 
 
 @admin.register(Lock)
-class LockAdmin(admin.ModelAdmin):
+class LockAdmin(ScopedAdmin):
+    change_role = Role.ADMIN
     list_display = ["id", "space", "online", "last_seen", "desired_version", "applied_version"]
     list_filter = ["online"]
     search_fields = ["id", "space__name"]
@@ -24,7 +27,8 @@ class LockAdmin(admin.ModelAdmin):
 
 
 @admin.register(Grant)
-class GrantAdmin(admin.ModelAdmin):
+class GrantAdmin(ScopedAdmin):
+    change_role = Role.ADMIN
     list_display = ["id", "lock", "booking", "valid_from", "valid_until", "state", "problem"]
     list_filter = ["state", "problem"]
     search_fields = ["id", "lock__id"]
@@ -34,14 +38,16 @@ class GrantAdmin(admin.ModelAdmin):
 
 
 @admin.register(LockCommand)
-class LockCommandAdmin(admin.ModelAdmin):
+class LockCommandAdmin(ScopedAdmin):
+    change_role = Role.ADMIN
     list_display = ["cmd_id", "lock", "op", "state", "issued_at", "acked_at", "ok"]
     list_filter = ["op", "state"]
     raw_id_fields = ["lock", "requested_by"]
 
 
 @admin.register(LockEvent)
-class LockEventAdmin(admin.ModelAdmin):
+class LockEventAdmin(ScopedAdmin):
+    change_role = Role.ADMIN
     list_display = ["lock", "type", "result", "grant_id", "at"]
     list_filter = ["type", "result"]
     search_fields = ["lock__id", "grant_id"]

@@ -51,6 +51,8 @@ class Lock(models.Model):
     last_published_at = models.DateTimeField(null=True, blank=True)
     enrolled_at = models.DateTimeField(auto_now_add=True)
 
+    organisation_path = "space__venue__organisation"
+
     class Meta:
         ordering = ["id"]
         indexes = [
@@ -108,6 +110,8 @@ class Grant(models.Model):
     problem = models.CharField(max_length=40, choices=GrantProblem.choices, blank=True)
     flagged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    organisation_path = "lock__space__venue__organisation"
 
     class Meta:
         ordering = ["valid_from", "id"]
@@ -180,6 +184,8 @@ class LockCommand(models.Model):
     ok = models.BooleanField(null=True, blank=True)
     error = models.CharField(max_length=200, blank=True)
 
+    organisation_path = "lock__space__venue__organisation"
+
     class Meta:
         ordering = ["-issued_at"]
 
@@ -198,6 +204,8 @@ class LockEvent(models.Model):
     at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     payload = models.JSONField()
+
+    organisation_path = "lock__space__venue__organisation"
 
     class Meta:
         ordering = ["-at"]

@@ -24,6 +24,8 @@ from api.access.models import Grant, Lock, LockCommand, LockEvent
 from api.bookings.choices import BookingStatus
 from api.bookings.models import Booking
 from api.catalogue.models import Space
+from api.organisations import scoping
+from api.organisations.choices import Role
 from devices import keys, protocol
 from workers.queue import enqueue_on_commit
 
@@ -603,9 +605,11 @@ def check_in(event_id: int) -> bool:
 
 
 def grant_shown_to(booking: Booking, user) -> Grant | None:
-    """The booking's grant if `user` may see its code (its owner, an operator); None without a
-    lock."""
-    if user is None or not (user.is_staff or user.pk == booking.user_id):
+    """The booking's grant if `user` may see its code (its owner, a manager of the venue's
+    organisation, a city-wide operator); None without a lock."""
+    if user is None or not (
+        user.pk == booking.user_id or scoping.allows(user, booking, Role.MANAGER)
+    ):
         return None
     try:
         return booking.grant

@@ -70,6 +70,8 @@ class BookingRequest(FlexibleCriteria):
     queued_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
 
+    organisation_path = "space__venue__organisation"
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -128,6 +130,8 @@ class Booking(models.Model):
     checked_in_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    organisation_path = "space__venue__organisation"
 
     class Meta:
         ordering = ["start", "id"]

@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from api.catalogue import geo, hours
+from api.organisations.models import Organisation
 
 MINUTES_PER_DAY = 24 * 60
 # How far ahead a space may take bookings, and how long one may be, at most: so every booking
@@ -36,6 +37,7 @@ class Activity(models.Model):
 
 
 class Venue(models.Model):
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="venues")
     name = models.CharField(max_length=200)
     address = models.CharField(max_length=300)
     district = models.CharField(max_length=100, db_index=True)
@@ -44,6 +46,8 @@ class Venue(models.Model):
     timezone = models.CharField(
         max_length=64, default="Europe/Helsinki", validators=[validate_timezone]
     )
+
+    organisation_path = "organisation"
 
     class Meta:
         ordering = ["name"]
@@ -84,6 +88,8 @@ class Space(models.Model):
     access_grace_before_minutes = models.PositiveIntegerField(default=5)
     access_grace_after_minutes = models.PositiveIntegerField(default=5)
 
+    organisation_path = "venue__organisation"
+
     class Meta:
         ordering = ["venue__name", "name"]
         indexes = [models.Index(fields=["capacity"])]
@@ -112,6 +118,8 @@ class OpeningHours(models.Model):
     )
     opens = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MINUTES_PER_DAY - 1)])
     closes = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MINUTES_PER_DAY)])
+
+    organisation_path = "space__venue__organisation"
 
     class Meta:
         ordering = ["weekday", "opens"]
@@ -162,6 +170,8 @@ class Closure(models.Model):
     reason_en = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    organisation_path = ("space__venue__organisation", "venue__organisation")
+
     class Meta:
         ordering = ["first_date", "id"]
         constraints = [
@@ -209,6 +219,8 @@ class ExtraOpening(models.Model):
     date = models.DateField()
     opens = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MINUTES_PER_DAY - 1)])
     closes = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MINUTES_PER_DAY)])
+
+    organisation_path = "space__venue__organisation"
 
     class Meta:
         ordering = ["date", "opens"]

@@ -8,6 +8,9 @@ from rest_framework.exceptions import ErrorDetail
 from api.catalogue import geo, hours
 from api.catalogue.models import Activity, Closure, ExtraOpening, OpeningHours, Space, Venue
 from api.fields import InstantField, ModelSerializer, OneLineField
+from api.organisations.choices import Role
+from api.organisations.fields import ScopedPrimaryKeyRelatedField
+from api.organisations.models import Organisation
 
 
 class ActivityNameSerializer(serializers.Serializer):
@@ -25,9 +28,21 @@ class ActivitySerializer(ModelSerializer):
 
 
 class VenueSerializer(ModelSerializer):
+    # One the person is an admin of (any, for a city-wide operator).
+    organisation = ScopedPrimaryKeyRelatedField(Role.ADMIN, queryset=Organisation.objects.all())
+
     class Meta:
         model = Venue
-        fields = ["id", "name", "address", "district", "latitude", "longitude", "timezone"]
+        fields = [
+            "id",
+            "organisation",
+            "name",
+            "address",
+            "district",
+            "latitude",
+            "longitude",
+            "timezone",
+        ]
 
 
 class WallClockField(serializers.CharField):
@@ -103,6 +118,8 @@ class OpeningHoursSerializer(ModelSerializer):
 
 
 class SpaceSerializer(ModelSerializer):
+    # One of a venue the person manages (any, for a city-wide operator).
+    venue = ScopedPrimaryKeyRelatedField(Role.MANAGER, queryset=Venue.objects.all())
     activities = serializers.SlugRelatedField(
         slug_field="slug", many=True, queryset=Activity.objects.all()
     )

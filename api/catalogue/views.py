@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.response import Response
 
 from api.bookings.availability import free_intervals
@@ -21,7 +21,9 @@ from api.catalogue.serializers import (
     SpaceSerializer,
     VenueSerializer,
 )
-from api.permissions import IsOperatorOrReadOnly
+from api.organisations import scoping
+from api.organisations.choices import Role
+from api.permissions import IsOperatorOrReadOnly, OperatorRoleOrReadOnly, ScopedQueryset
 
 
 class ActivityViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
@@ -32,6 +34,7 @@ class ActivityViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.G
 
 
 class VenueViewSet(
+    ScopedQueryset,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -39,10 +42,12 @@ class VenueViewSet(
 ):
     queryset = Venue.objects.all()
     serializer_class = VenueSerializer
-    permission_classes = [IsOperatorOrReadOnly]
+    permission_classes = [OperatorRoleOrReadOnly]
+    public_reads = True
 
 
 class SpaceViewSet(
+    ScopedQueryset,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -51,7 +56,9 @@ class SpaceViewSet(
 ):
     queryset = Space.objects.select_related("venue").prefetch_related("activities", "opening_hours")
     serializer_class = SpaceSerializer
-    permission_classes = [IsOperatorOrReadOnly]
+    permission_classes = [OperatorRoleOrReadOnly]
+    public_reads = True
+    roles = {"create": Role.MANAGER, "partial_update": Role.MANAGER}
     filterset_class = SpaceFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -80,9 +87,10 @@ class DatedHoursViewSet(
     viewsets.GenericViewSet,
 ):
     """Closures or extra openings of one space or venue (`owner`, from the URL): anyone reads
-    them, operators add and remove them."""
+    them, managers of its organisation add and remove them."""
 
-    permission_classes = [IsOperatorOrReadOnly]
+    permission_classes = [OperatorRoleOrReadOnly]
+    roles = {"create": Role.MANAGER, "destroy": Role.MANAGER}
     filterset_class = None
     model: type
     owner_model: type
@@ -92,7 +100,11 @@ class DatedHoursViewSet(
         if getattr(self, "swagger_fake_view", False):
             return None
         queryset = self.owner_model.objects.all()
-        return get_object_or_404(queryset, pk=self.kwargs[f"{self.owner}_pk"])
+        if self.request.method not in SAFE_METHODS:
+            queryset = scoping.scoped(queryset, self.request.user)
+        owner = get_object_or_404(queryset, pk=self.kwargs[f"{self.owner}_pk"])
+        self.check_object_permissions(self.request, owner)
+        return owner
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
