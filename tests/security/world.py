@@ -19,9 +19,9 @@ from api.organisations.models import Membership, Organisation
 from tests.factories import (
     ActivityFactory,
     BookingFactory,
+    BookingRequestFactory,
     MembershipFactory,
     OrganisationFactory,
-    BookingRequestFactory,
     SpaceFactory,
     UserFactory,
     next_slot,
