@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "api.access",
     "api.notifications",
     "api.ops",
+    "api.privacy",
 ]
 
 MIDDLEWARE = [
@@ -182,6 +183,11 @@ CELERY_TASK_ROUTES = {
     "locks.*": {"queue": "locks"},
     "notifications.*": {"queue": "notifications"},
 }
+
+# Bookings (and their requests and notifications) that ended this many months ago lose the
+# person they were for (api/privacy/services.py, the beat sweep "privacy.retention_sweep").
+RETENTION_MONTHS = env.integer("RETENTION_MONTHS", 24, minimum=1)
+
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = beat.schedule.SCHEDULE
 CELERY_TIMEZONE = "UTC"

@@ -36,6 +36,7 @@ urlpatterns = [
     path("api/v1/", include("api.notifications.urls")),
     path("api/v1/", include(router.urls)),
     path("api/v1/", include("api.accounts.urls")),
+    path("api/v1/", include("api.privacy.urls")),
     path("api/v1/alerts/", AlertsView.as_view(), name="alerts"),
     path("api/v1/slots/", SlotSearchView.as_view(), name="slots"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -85,7 +85,8 @@ class Grant(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=new_grant_id, editable=False)
     lock = models.ForeignKey(Lock, on_delete=models.CASCADE, related_name="grants")
     booking = models.OneToOneField(Booking, on_delete=models.CASCADE, related_name="grant")
-    code = models.CharField(max_length=8)
+    # Empty once the grant is withdrawn (cancelled, ended, removed): never kept after it.
+    code = models.CharField(max_length=8, blank=True)
     valid_from = models.DateTimeField()
     valid_until = models.DateTimeField()
     slot_start = models.DateTimeField()
@@ -130,7 +131,7 @@ class Grant(models.Model):
                 name="grant_window_not_empty",
             ),
             models.CheckConstraint(
-                condition=models.Q(code__regex=r"^[0-9]{4,8}$"), name="grant_code_digits"
+                condition=models.Q(code__regex=r"^([0-9]{4,8})?$"), name="grant_code_digits"
             ),
         ]
         indexes = [

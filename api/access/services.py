@@ -169,8 +169,14 @@ def _withdraw(grant_ids: list[str], reason: str, now: datetime) -> list[str]:
         .order_by("id")
         .values_list("id", "desired_version")
     )
+    # The code goes with the withdrawal: the lock drops it by its absence from the next
+    # publication, and nobody needs it after (api/privacy: door codes are not kept).
     grants.filter(queued_at__isnull=True).update(
-        withdrawn_at=now, withdraw_reason=reason, state=GrantState.REVOKED, revoked_at=now
+        withdrawn_at=now,
+        withdraw_reason=reason,
+        state=GrantState.REVOKED,
+        revoked_at=now,
+        code="",
     )
     on_lock = grants.filter(queued_at__isnull=False)
     if reason == WithdrawReason.ENDED:
@@ -182,6 +188,7 @@ def _withdraw(grant_ids: list[str], reason: str, now: datetime) -> list[str]:
     on_lock.update(
         withdrawn_at=now,
         withdraw_reason=reason,
+        code="",
         revoke_version=Subquery(
             Lock.objects.filter(id=OuterRef("lock_id")).values("desired_version")[:1]
         ),

@@ -42,8 +42,13 @@ class BookingRequest(FlexibleCriteria):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # NULL once the person is erased or the request is past retention (api/privacy).
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="booking_requests"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="booking_requests",
     )
     space = models.ForeignKey(
         Space, on_delete=models.PROTECT, related_name="requests", null=True, blank=True
@@ -110,8 +115,13 @@ class BookingRequest(FlexibleCriteria):
 
 class Booking(models.Model):
     space = models.ForeignKey(Space, on_delete=models.PROTECT, related_name="bookings")
+    # NULL once the person is erased or the booking is past retention: kept for statistics.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bookings"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bookings",
     )
     request = models.OneToOneField(
         BookingRequest, on_delete=models.PROTECT, related_name="booking", null=True, blank=True

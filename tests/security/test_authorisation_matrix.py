@@ -69,7 +69,11 @@ MATRIX: dict[str, Row] = {
     "token": Row(
         expect={"POST": ANYONE(200)}, body=lambda w: {"email": w.owner.email, "password": PASSWORD}
     ),
-    "me": Row(expect={"GET": USERS(200), "PATCH": USERS(200)}, body=lambda w: {"name": "Renamed"}),
+    "me": Row(
+        expect={"GET": USERS(200), "PATCH": USERS(200), "DELETE": USERS(204)},
+        body=lambda w: {"name": "Renamed"},
+    ),
+    "export": Row(expect={"GET": USERS(200)}),
     "calendar-token": Row(expect={"POST": USERS(200)}),
     "personal-calendar": Row(
         kwargs=lambda w: {"token": w.calendar_secret}, expect={"GET": ANYONE(200)}
