@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "django_prometheus",
+    "auditlog",
     "api.accounts",
     "api.organisations",
     "api.catalogue",
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
     "api.notifications",
     "api.ops",
     "api.privacy",
+    "api.audit",
 ]
 
 MIDDLEWARE = [
@@ -90,10 +92,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "api.audit.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+
+# The audit trail (api/audit): django-auditlog's entries, with their organisation; no client
+# addresses, which nobody reading the trail needs.
+AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
+AUDITLOG_DISABLE_REMOTE_ADDR = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

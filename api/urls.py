@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from api.access.views import AlertsView, LockViewSet
 from api.accounts.views import admin_login
+from api.audit.views import AuditViewSet
 from api.bookings.views import BookingRequestViewSet, BookingViewSet, SlotSearchView
 from api.catalogue.views import (
     ActivityViewSet,
@@ -31,6 +32,7 @@ router.register("locks", LockViewSet)
 router.register("webhooks", WebhookViewSet)
 router.register("organisations", OrganisationViewSet)
 router.register(r"organisations/(?P<organisation_pk>\d+)/members", MembershipViewSet, "member")
+router.register("audit", AuditViewSet, basename="audit")
 
 urlpatterns = [
     path("api/v1/", include("api.notifications.urls")),

@@ -26,4 +26,4 @@ class BookingAdmin(ScopedAdmin):
     @admin.action(description="Cancel the selected bookings")
     def cancel(self, request, queryset):
         for booking in queryset:
-            services.cancel_booking(booking)
+            services.cancel_booking(booking, by=request.user)

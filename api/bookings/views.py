@@ -120,7 +120,7 @@ class BookingViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses=BookingSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        booking = services.cancel_booking(self.get_object())
+        booking = services.cancel_booking(self.get_object(), by=request.user)
         return Response(self.get_serializer(booking).data)
 
 

@@ -186,7 +186,9 @@ class SpaceSerializer(ModelSerializer):
     @staticmethod
     def _replace_opening_hours(space, opening_hours):
         space.opening_hours.all().delete()
-        OpeningHours.objects.bulk_create(OpeningHours(space=space, **h) for h in opening_hours)
+        # One by one, not in bulk, so that the audit trail (api/audit) sees each: a week's worth.
+        for weekly in opening_hours:
+            OpeningHours.objects.create(space=space, **weekly)
 
 
 class ClosureReasonSerializer(serializers.Serializer):

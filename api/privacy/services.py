@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from api.access.models import Grant, LockCommand
 from api.accounts.models import User
+from api.audit.models import AuditEntry
 from api.bookings import services as bookings
 from api.bookings.choices import BookingStatus
 from api.bookings.models import Booking, BookingRequest
@@ -33,6 +34,7 @@ EXPORTED = {
     "organisations": (Membership, "user"),
     "lock_commands": (LockCommand, "requested_by"),
     "webhooks": (Webhook, "created_by"),
+    "audit": (AuditEntry, "actor"),
 }
 
 # Fields left out of the export, and why.
@@ -98,6 +100,10 @@ def erase(user: User) -> None:
         bookings.cancel_booking(booking)
     with transaction.atomic():
         anonymise(Booking.objects.filter(user=user), BookingRequest.objects.filter(user=user))
+        # Deleted first, so that the audit entries of their removal exist when the account's
+        # deletion leaves every entry of theirs without the person.
+        Membership.objects.filter(user=user).delete()
+        AuditEntry.objects.filter(actor=user).update(actor_email=None)
         user.delete()
 
 
