@@ -29,7 +29,7 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEntry
-        fields = ["at", "actor", "action", "object", "organisation", "changes"]
+        fields = ["id", "at", "actor", "action", "object", "organisation", "changes"]
         read_only_fields = fields
 
     def get_action(self, entry) -> str:

@@ -20,12 +20,6 @@ class MembershipSerializer(ModelSerializer):
         model = Membership
         fields = ["id", "email", "role"]
 
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None:
-            fields["email"].read_only = True
-        return fields
-
     def validate_email(self, value):
         user = get_user_model().objects.filter(email=value.lower(), is_active=True).first()
         if user is None:
@@ -40,6 +34,12 @@ class MembershipSerializer(ModelSerializer):
         return Membership.objects.create(
             organisation=self.context["organisation"], user=user, **validated_data
         )
+
+
+class RoleSerializer(MembershipSerializer):
+    """A member's role changed (PATCH): who they are stays."""
+
+    email = serializers.EmailField(source="user.email", read_only=True)
 
 
 class MyOrganisationSerializer(serializers.Serializer):

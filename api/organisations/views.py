@@ -4,7 +4,11 @@ from rest_framework.generics import get_object_or_404
 from api.organisations import scoping
 from api.organisations.choices import Role
 from api.organisations.models import Membership, Organisation
-from api.organisations.serializers import MembershipSerializer, OrganisationSerializer
+from api.organisations.serializers import (
+    MembershipSerializer,
+    OrganisationSerializer,
+    RoleSerializer,
+)
 from api.permissions import IsOperator, OperatorRole, ScopedQueryset
 
 
@@ -29,11 +33,13 @@ class MembershipViewSet(
 ):
     """An organisation's members, for its admins (another organisation's are a 404)."""
 
-    serializer_class = MembershipSerializer
     permission_classes = [OperatorRole]
     roles = dict.fromkeys(["list", "create", "partial_update", "destroy"], Role.ADMIN)
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     filterset_class = None
+
+    def get_serializer_class(self):
+        return RoleSerializer if self.action == "partial_update" else MembershipSerializer
 
     def get_organisation(self):
         if getattr(self, "swagger_fake_view", False):

@@ -89,6 +89,7 @@ def test_me_shows_and_changes_name_and_language_only(as_owner, owner):
         "name": owner.name,
         "language": "fi",
         "is_operator": False,
+        "organisations": [],
     }
     response = as_owner.patch(
         "/api/v1/auth/me/",

@@ -16,6 +16,7 @@ import pytest
 from django.db import transaction
 from rest_framework.test import APIClient
 
+from api.audit.models import AuditEntry
 from tests.security.test_authorisation_matrix import MATRIX, REFUSED, url_of, url_patterns
 from tests.security.world import World, build_world
 
@@ -30,6 +31,10 @@ class Cell:
     shows: object = None
     # A body of its own for the scoping (else the authorisation matrix's).
     body: object = None
+
+
+def latest_entry(organisation) -> int:
+    return AuditEntry.objects.filter(organisation=organisation).latest("id").pk
 
 
 def organisation_webhook(w: World) -> dict:
@@ -69,6 +74,7 @@ SCOPE: dict[tuple[str, str], Cell] = {
     ("member-list", "POST"): Cell("admin"),
     ("member-detail", "PATCH"): Cell("admin"),
     ("member-detail", "DELETE"): Cell("admin"),
+    ("audit-list", "GET"): Cell("admin", shows=lambda w: latest_entry(w.organisation)),
 }
 
 

@@ -200,6 +200,7 @@ MATRIX: dict[str, Row] = {
         expect={"PATCH": OPERATORS(200), "DELETE": OPERATORS(204)},
         body=lambda w: {"role": "manager"},
     ),
+    "audit-list": Row(expect={"GET": OPERATORS(200)}),
     # --- the API's own pages, health, the admin ---------------------------------------------
     "api-root": Row(expect={"GET": USERS(200)}),
     "schema": Row(expect={"GET": ANYONE(200)}),
