@@ -111,7 +111,7 @@ class BookingViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["status", "space"]
 
     def get_queryset(self):
-        bookings = Booking.objects.select_related("space", "grant")
+        bookings = Booking.objects.select_related("space__venue", "grant")
         if getattr(self, "swagger_fake_view", False):
             return bookings
         user = self.request.user

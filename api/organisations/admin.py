@@ -5,6 +5,13 @@ from api.organisations.choices import Role
 from api.organisations.models import Membership, Organisation
 
 
+def may(request, row, role: str) -> bool:
+    """Whether the person may act with `role` on the row, or on some row when it is None."""
+    if row is None:
+        return scoping.holds(request.user, role)
+    return scoping.allows(request.user, row, role)
+
+
 class ScopedAdmin(admin.ModelAdmin):
     """A model's admin pages, scoped as the API is (api/organisations/scoping.py): a member
     sees the rows of their organisations and changes them with `change_role`; choices of
@@ -20,17 +27,13 @@ class ScopedAdmin(admin.ModelAdmin):
         return scoping.holds(request.user, self.view_role)
 
     def has_view_permission(self, request, obj=None):
-        if obj is None:
-            return scoping.holds(request.user, self.view_role)
-        return scoping.allows(request.user, obj, self.view_role)
+        return may(request, obj, self.view_role)
 
     def has_add_permission(self, request):
-        return scoping.holds(request.user, self.change_role)
+        return may(request, None, self.change_role)
 
     def has_change_permission(self, request, obj=None):
-        if obj is None:
-            return scoping.holds(request.user, self.change_role)
-        return scoping.allows(request.user, obj, self.change_role)
+        return may(request, obj, self.change_role)
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
@@ -49,15 +52,13 @@ class ScopedInline(admin.options.InlineModelAdmin):
     change_role = Role.MANAGER
 
     def has_view_permission(self, request, obj=None):
-        return obj is None or scoping.allows(request.user, obj, Role.VIEWER)
+        return may(request, obj, Role.VIEWER)
 
     def has_add_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
 
     def has_change_permission(self, request, obj=None):
-        if obj is None:
-            return scoping.holds(request.user, self.change_role)
-        return scoping.allows(request.user, obj, self.change_role)
+        return may(request, obj, self.change_role)
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)

@@ -56,12 +56,19 @@ def role_of(user, row: Model) -> str | None:
     if not (user and user.is_authenticated):
         return None
     organisation_id = organisation_of(row)
-    if organisation_id is None:
-        return None
-    membership = Membership.objects.filter(
-        user_id=user.pk, user__is_active=True, organisation_id=organisation_id
-    ).first()
-    return membership.role if membership else None
+    return None if organisation_id is None else roles(user).get(organisation_id)
+
+
+def roles(user) -> dict[int, str]:
+    """The person's role in each of their organisations, read once per user object (so once
+    per request: a list of bookings asks for each row's)."""
+    if not hasattr(user, "_organisation_roles"):
+        user._organisation_roles = dict(
+            Membership.objects.filter(user_id=user.pk, user__is_active=True).values_list(
+                "organisation_id", "role"
+            )
+        )
+    return user._organisation_roles
 
 
 def allows(user, row: Model, role: str) -> bool:
