@@ -1,5 +1,8 @@
+from django.conf import settings
 from django.contrib import admin
+from django.template.response import TemplateResponse
 
+from api.access import services
 from api.access.models import Grant, Lock, LockCommand, LockEvent
 from api.organisations.admin import ScopedAdmin
 from api.organisations.choices import Role
@@ -24,6 +27,29 @@ class LockAdmin(ScopedAdmin):
         "last_published_at",
         "enrolled_at",
     ]
+
+    def get_fields(self, request, obj=None):
+        return ["id", "space"] if obj is None else super().get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        """A new lock is enrolled as the API enrols one (services.enrol_lock); its password is
+        shown once, on the page that follows, and kept nowhere else."""
+        if change:
+            return super().save_model(request, obj, form, change)
+        lock, password = services.enrol_lock(obj.id, obj.space)
+        obj.__dict__.update(lock.__dict__)
+        request.enrolment_password = password
+
+    def response_add(self, request, obj, post_url_continue=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "lock": obj,
+            "password": request.enrolment_password,
+            "topic_root": settings.MQTT_TOPIC_ROOT,
+            "kid": settings.LOCK_SIGNING_KID,
+            "public_key": services.public_key(),
+        }
+        return TemplateResponse(request, "admin/access/lock/enrolled.html", context)
 
 
 @admin.register(Grant)

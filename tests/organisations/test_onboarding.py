@@ -2,8 +2,10 @@
 its opening hours and its lock, through the API and through the admin."""
 
 import pytest
+from django.contrib.auth.hashers import check_password
 from django.test import Client
 
+from api.access.models import Lock
 from api.catalogue.models import Space, Venue
 from api.organisations.models import Organisation
 from tests.conftest import client_for
@@ -157,3 +159,12 @@ def test_a_partner_is_onboarded_through_the_admin(operator):
     # The venue's choices in the admin are the organisation's own.
     form = theirs.get("/admin/catalogue/space/add/").context["adminform"].form
     assert list(form.fields["venue"].queryset) == [venue]
+
+    enrolled = theirs.post(
+        "/admin/access/lock/add/", {"id": f"{RUN}-admin-lock", "space": space.pk}
+    )
+    assert enrolled.status_code == 200, enrolled.context["errors"] if enrolled.context else enrolled
+    lock = Lock.objects.get(space=space)
+    password = enrolled.context["password"]
+    assert password in enrolled.content.decode()
+    assert check_password(password, lock.password_hash)
