@@ -102,6 +102,9 @@ MIDDLEWARE = [
 # addresses, which nobody reading the trail needs.
 AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
 AUDITLOG_DISABLE_REMOTE_ADDR = True
+# auditlog's own migrations would create its default table, unused beside AuditEntry (and in
+# the way of every flush, referring to accounts): the app has no other model, so none.
+MIGRATION_MODULES = {"auditlog": None}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
