@@ -19,7 +19,7 @@ from api.access.models import Grant, LockCommand
 from api.accounts.models import User
 from api.audit.models import AuditEntry
 from api.bookings import services as bookings
-from api.bookings.choices import BookingStatus
+from api.bookings.choices import BookingStatus, RequestStatus
 from api.bookings.models import Booking, BookingRequest
 from api.notifications.models import Notification, Webhook
 from api.organisations.models import Membership
@@ -90,9 +90,14 @@ def _row(row) -> dict:
 
 
 def erase(user: User) -> None:
-    """Erase the person: bookings not yet over are cancelled (their grants withdrawn, as any
-    cancellation does), the rest are kept without them; then the account goes, and with it
-    their notifications, memberships and token."""
+    """Erase the person: requests not yet decided go, bookings not yet over are cancelled
+    (their grants withdrawn, as any cancellation does), the rest are kept without them; then
+    the account goes, and with it their notifications, memberships and token."""
+    # First, so that a request being decided right now (its row locked by allocate()) is
+    # waited for and its booking then cancelled below; a deleted one is never decided.
+    BookingRequest.objects.filter(
+        user=user, status=RequestStatus.PENDING, booking__isnull=True
+    ).delete()
     now = timezone.now()
     for booking in Booking.objects.filter(
         user=user, status=BookingStatus.CONFIRMED, end__gt=now

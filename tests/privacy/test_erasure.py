@@ -10,6 +10,7 @@ from django.utils import timezone
 from api.access import services as access
 from api.access.models import Grant
 from api.accounts.models import User
+from api.bookings import services
 from api.bookings.models import Booking, BookingRequest
 from api.notifications.models import Notification
 from api.organisations.models import Membership
@@ -27,7 +28,11 @@ def test_erasure_leaves_no_personal_data_and_no_future_grant(space):
     access.enrol_lock(f"{RUN}-erase", space)
     now = timezone.now()
     past_request = BookingRequestFactory(
-        user=person, space=space, purpose="Erin's birthday", idempotency_key="k1"
+        user=person,
+        space=space,
+        purpose="Erin's birthday",
+        idempotency_key="k1",
+        status="confirmed",
     )
     with transaction.atomic():
         past = BookingFactory(
@@ -39,6 +44,7 @@ def test_erasure_leaves_no_personal_data_and_no_future_grant(space):
         )
         future = BookingFactory(user=person, space=space)
         grant = access.create_grant(future)
+    undecided = BookingRequestFactory(user=person, space=space, status="pending")
 
     answer = client_for(person).delete("/api/v1/auth/me/")
 
@@ -54,6 +60,9 @@ def test_erasure_leaves_no_personal_data_and_no_future_grant(space):
     past_request.refresh_from_db()
     assert past_request.user is None and past_request.purpose == ""
     assert past_request.idempotency_key is None
+    assert not BookingRequest.objects.filter(pk=undecided.pk).exists()
+    services.allocate(undecided.pk)  # its task, still queued, finds nothing to decide
+    assert not Booking.objects.filter(request=undecided.pk).exists()
     assert not Notification.objects.filter(recipient__email="erin@example.org").exists()
     assert not Membership.objects.filter(user__email="erin@example.org").exists()
     # Nothing left that says who: no row names them anywhere.
