@@ -106,7 +106,13 @@ class BookingRequest(FlexibleCriteria):
                 fields=["queued_at"],
                 condition=models.Q(status=RequestStatus.PENDING),
                 name="booking_request_pending",
-            )
+            ),
+            # The retention sweep's (api/privacy): requests that still name their person.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(user__isnull=False),
+                name="booking_request_with_person",
+            ),
         ]
 
     def __str__(self):
@@ -160,6 +166,10 @@ class Booking(models.Model):
             models.Index(fields=["status", "end"]),
             # The reminder sweep finds confirmed bookings by their start.
             models.Index(fields=["status", "start"]),
+            # The retention sweep's (api/privacy): bookings that still name their person.
+            models.Index(
+                fields=["end"], condition=models.Q(user__isnull=False), name="booking_with_person"
+            ),
         ]
 
     def __str__(self):

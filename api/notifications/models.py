@@ -104,6 +104,8 @@ class Notification(models.Model):
                 condition=models.Q(state=NotificationState.FAILED),
                 name="notification_failed",
             ),
+            # The retention sweep (api/privacy) deletes the old ones.
+            models.Index(fields=["created_at"], name="notification_created"),
         ]
 
     def __str__(self):

@@ -117,9 +117,7 @@ def retention_sweep(now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - relativedelta(months=settings.RETENTION_MONTHS)
     with transaction.atomic():
         old = Booking.objects.filter(end__lt=cutoff, user__isnull=False)
-        requests = BookingRequest.objects.filter(created_at__lt=cutoff).exclude(
-            user__isnull=True, purpose="", idempotency_key__isnull=True
-        )
+        requests = BookingRequest.objects.filter(created_at__lt=cutoff, user__isnull=False)
         Notification.objects.filter(created_at__lt=cutoff).delete()
         return anonymise(old, requests)
 
