@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
+from api.notifications.models import Webhook
 from api.organisations import scoping
 from api.organisations.admin import ScopedAdmin
 from api.organisations.models import Organisation
@@ -64,3 +65,13 @@ def test_another_organisations_admin_neither_lists_nor_opens_a_row(label):
         assert opened.status_code == 200
         assert opened.context["has_change_permission"] is False
     assert signed_in(world.operator).get(change).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_member_cannot_make_a_webhook_for_every_organisation_in_the_admin():
+    world = build_world()
+    client = signed_in(world.admin)
+    form = {"url": "https://hooks.example.org/all", "secret": "s" * 20, "events": "access.problem"}
+    answer = client.post("/admin/notifications/webhook/add/", {**form, "active": "on"})
+    assert answer.status_code == 200 and "organisation" in answer.context["adminform"].form.errors
+    assert not Webhook.objects.filter(url=form["url"]).exists()
