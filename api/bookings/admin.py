@@ -2,10 +2,11 @@ from django.contrib import admin
 
 from api.bookings import services
 from api.bookings.models import Booking, BookingRequest
+from api.organisations.admin import ScopedAdmin
 
 
 @admin.register(BookingRequest)
-class BookingRequestAdmin(admin.ModelAdmin):
+class BookingRequestAdmin(ScopedAdmin):
     list_display = ["id", "user", "space", "start", "end", "status", "reason", "created_at"]
     list_filter = ["status", "reason"]
     search_fields = ["id", "user__email"]
@@ -14,7 +15,7 @@ class BookingRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(Booking)
-class BookingAdmin(admin.ModelAdmin):
+class BookingAdmin(ScopedAdmin):
     list_display = ["id", "space", "user", "start", "end", "status", "checked_in_at"]
     list_filter = ["status", "space__venue"]
     search_fields = ["user__email", "space__name"]
@@ -25,4 +26,4 @@ class BookingAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel the selected bookings")
     def cancel(self, request, queryset):
         for booking in queryset:
-            services.cancel_booking(booking)
+            services.cancel_booking(booking, by=request.user)
