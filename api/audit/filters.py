@@ -1,7 +1,7 @@
 import django_filters
 
 from api.audit.models import AuditEntry
-from api.catalogue.filters import InstantFormField
+from api.query import InstantFormField
 
 
 class InstantFilter(django_filters.Filter):
