@@ -46,11 +46,13 @@ def test_an_operator_has_the_admin_pages_of_their_work(admin_client_of_operator,
 # is an operator's; bookings are only ever made through requests.
 @pytest.mark.parametrize(
     "path",
-    ["/admin/accounts/user/", "/admin/bookings/booking/add/", "/admin/bookings/bookingrequest/add/"],
+    [
+        "/admin/accounts/user/",
+        "/admin/bookings/booking/add/",
+        "/admin/bookings/bookingrequest/add/",
+    ],
 )
-def test_an_operator_cannot_manage_accounts_nor_book_past_the_api(
-    admin_client_of_operator, path
-):
+def test_an_operator_cannot_manage_accounts_nor_book_past_the_api(admin_client_of_operator, path):
     assert admin_client_of_operator.get(path).status_code == 403
 
 
