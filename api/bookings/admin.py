@@ -5,8 +5,16 @@ from api.bookings.models import Booking, BookingRequest
 from api.organisations.admin import ScopedAdmin
 
 
+class MadeThroughTheApi:
+    """Requests and bookings are made through the API, where the booking rules and the
+    allocation live; the admin reads them (and cancels bookings)."""
+
+    def has_add_permission(self, request):
+        return False
+
+
 @admin.register(BookingRequest)
-class BookingRequestAdmin(ScopedAdmin):
+class BookingRequestAdmin(MadeThroughTheApi, ScopedAdmin):
     list_display = ["id", "user", "space", "start", "end", "status", "reason", "created_at"]
     list_filter = ["status", "reason"]
     search_fields = ["id", "user__email"]
@@ -15,7 +23,7 @@ class BookingRequestAdmin(ScopedAdmin):
 
 
 @admin.register(Booking)
-class BookingAdmin(ScopedAdmin):
+class BookingAdmin(MadeThroughTheApi, ScopedAdmin):
     list_display = ["id", "space", "user", "start", "end", "status", "checked_in_at"]
     list_filter = ["status", "space__venue"]
     search_fields = ["user__email", "space__name"]
