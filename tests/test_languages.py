@@ -143,7 +143,8 @@ def test_every_translatable_string_of_the_code_is_in_the_catalogs():
     sources = sorted(str(p) for p in API.rglob("*.py") if "migrations" not in p.parts)
     extracted = subprocess.run(
         ["xgettext", "--language=Python", "--from-code=UTF-8", "--keyword=_",
-         "--keyword=gettext", "--keyword=gettext_lazy", "--output=-", *sources],
+         "--keyword=gettext", "--keyword=gettext_lazy", "--keyword=ngettext:1,2",
+         "--keyword=pgettext_lazy:1c,2", "--output=-", *sources],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     missing = msgids(extracted) - msgids(catalog("en"))

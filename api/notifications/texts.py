@@ -4,18 +4,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.utils import translation
+from django.utils import dateformat, translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 LANGUAGES = ("fi", "sv", "en")
-DASH = "\N{EN DASH}"
-
-WEEKDAYS = {
-    "fi": ["ma", "ti", "ke", "to", "pe", "la", "su"],
-    "sv": ["mån", "tis", "ons", "tors", "fre", "lör", "sön"],
-    "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-}
-MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 # Words the mails and calendars use outside their templates (api/locale/ has them in fi and sv).
 WORDS = {
@@ -55,32 +48,33 @@ def reason_in_words(code: str | None, language: str) -> str:
         return str(REASONS.get(code or "", UNKNOWN_REASON))
 
 
-def local_day(instant: datetime, zone: ZoneInfo, language: str) -> str:
-    """'ti 1.12.2026', 'tis 1.12.2026', 'Tue 1 Dec 2026' in the venue's zone."""
-    local = instant.astimezone(zone)
-    weekday = WEEKDAYS[language_of(language)][local.weekday()]
-    if language_of(language) == "en":
-        return f"{weekday} {local.day} {MONTHS_EN[local.month - 1]} {local.year}"
-    return f"{weekday} {local.day}.{local.month}.{local.year}"
-
-
-def local_time(instant: datetime, zone: ZoneInfo, language: str) -> str:
-    """'18.00' in Finnish and Swedish, '18:00' in English."""
-    local = instant.astimezone(zone)
-    separator = ":" if language_of(language) == "en" else "."
-    return f"{local.hour:02d}{separator}{local.minute:02d}"
+# How a mail or a calendar writes a day and a time, as Django date formats: the weekday and month
+# names come from Django's own fi/sv catalogs, the order and the separators from api/locale/
+# (the Finnish way, 'ti 1.12.2026 klo 18.00', in Finland's Swedish too; Django's sv formats
+# are Sweden's). The en dashes are literal because xgettext reads no \N{} escapes.
+DAY_FORMAT = pgettext_lazy("date format of a day in mails", "D j M Y")
+TIME_FORMAT = pgettext_lazy("time format in mails", "H:i")
+SAME_DAY = _("%(day)s, %(start)s–%(end)s")  # noqa: RUF001
+OVERNIGHT = _("%(day)s, %(start)s – %(end_day)s, %(end)s")  # noqa: RUF001
 
 
 def local_span(start: datetime, end: datetime, zone: ZoneInfo, language: str) -> str:
     """The day and the times of [start, end) in the venue's zone, in the reader's language.
 
-    'ti 1.12.2026 klo 18.00-20.00' (with an en dash); an interval that crosses midnight names both days.
+    'ti 1.12.2026 klo 18.00-20.00', 'tis 1.12.2026 kl. 18.00-20.00', 'Tue 1 Dec 2026,
+    18:00-20:00' (with an en dash); an interval that crosses midnight names both days.
     """
-    at = {"fi": " klo ", "sv": " kl. ", "en": ", "}[language_of(language)]
-    first = local_day(start, zone, language) + at + local_time(start, zone, language)
-    if start.astimezone(zone).date() == end.astimezone(zone).date():
-        return f"{first}{DASH}{local_time(end, zone, language)}"
-    return f"{first} {DASH} {local_day(end, zone, language)}{at}{local_time(end, zone, language)}"
+    start, end = start.astimezone(zone), end.astimezone(zone)
+    with translation.override(language_of(language)):
+        parts = {
+            "day": dateformat.format(start, str(DAY_FORMAT)),
+            "start": dateformat.format(start, str(TIME_FORMAT)),
+            "end_day": dateformat.format(end, str(DAY_FORMAT)),
+            "end": dateformat.format(end, str(TIME_FORMAT)),
+        }
+        if start.date() == end.date():
+            return str(SAME_DAY) % parts
+        return str(OVERNIGHT) % parts
 
 
 def booking_url(booking) -> str:
