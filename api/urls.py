@@ -53,6 +53,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
+    path("", include("api.pages.urls")),
 ]
 
 # Django's own error answers as JSON, like the API's; never a debug page.

@@ -13,7 +13,7 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 
 from devices import metrics, protocol
@@ -22,6 +22,8 @@ from devices.mqtt import connect_and_wait, make_client
 log = logging.getLogger("gateway")
 
 BATCH = 1000
+# Waits between attempts at a batch the database failed: doubling, up to the maximum.
+RETRY_FIRST, RETRY_MAX = 0.5, 10.0
 
 
 class Gateway:
@@ -46,9 +48,7 @@ class Gateway:
                 batch = self._take()
                 metrics.INBOX.set(self.inbox.qsize())
                 if batch:
-                    close_old_connections()
-                    with metrics.BATCH_SECONDS.time():
-                        self.handle(batch)
+                    self.record(batch)
         finally:
             client.disconnect()
             client.loop_stop()
@@ -73,6 +73,27 @@ class Gateway:
             except queue.Empty:
                 break
         return batch
+
+    def record(self, batch: list[tuple[str, bytes]]) -> None:
+        """Handle a batch until it is recorded. The broker counts its messages delivered once
+        they are in the inbox, so a lost database connection (a restart, a failover, a
+        terminated backend) must not drop them: the batch is handled again on a new connection,
+        which is safe, as every step is idempotent (versions, event ids, unacked commands)."""
+        delay = RETRY_FIRST
+        while not self.stopping.is_set():
+            close_old_connections()
+            try:
+                with metrics.BATCH_SECONDS.time():
+                    self.handle(batch)
+                return
+            except (InterfaceError, OperationalError) as error:
+                log.warning(
+                    "the database failed a batch of %d messages; again in %.1f s: %s",
+                    len(batch), delay, error,
+                )  # fmt: skip
+                connection.close()
+                time.sleep(delay)
+                delay = min(2 * delay, RETRY_MAX)
 
     def handle(self, batch: list[tuple[str, bytes]]) -> None:
         """Check and record a batch of messages, in arrival order."""

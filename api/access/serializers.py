@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from api.access import services
@@ -42,12 +43,14 @@ class EnrolmentSerializer(serializers.Serializer):
 
     def validate_id(self, value):
         if Lock.objects.filter(id=value).exists():
-            raise serializers.ValidationError("A lock with this id is enrolled already.")
+            raise serializers.ValidationError(
+                _("A lock with this id is enrolled already."), code="unique"
+            )
         return value
 
     def validate_space(self, value):
         if Lock.objects.filter(space=value).exists():
-            raise serializers.ValidationError("This space has a lock already.")
+            raise serializers.ValidationError(_("This space has a lock already."), code="unique")
         return value
 
     def create(self, validated_data):

@@ -1,9 +1,10 @@
 from django.db import IntegrityError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
 
 from api.access import alerts, services
@@ -40,7 +41,8 @@ class LockViewSet(
             serializer.save()
         except IntegrityError:
             # Two enrolments of one id or one space raced; the other won.
-            raise ValidationError({"id": ["This lock or its space is enrolled already."]}) from None
+            message = _("This lock or its space is enrolled already.")
+            raise ValidationError({"id": [ErrorDetail(message, code="unique")]}) from None
 
     @extend_schema(request=None, responses={202: LockCommandSerializer})
     @action(detail=True, methods=["post"])

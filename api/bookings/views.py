@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
 from api.bookings import search, series, services, waitlist
+from api.bookings.filters import BookingFilter
 from api.bookings.models import (
     Booking,
     BookingRequest,
@@ -30,6 +31,7 @@ from api.bookings.serializers import (
     WaitlistEntrySerializer,
 )
 from api.permissions import IsOperator, IsOperatorOrReadOnly
+from api.query import KnownQueryParameters
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -58,9 +60,16 @@ class BookingRequestThrottle(UserRateThrottle):
 
 
 class BookingRequestViewSet(
-    mixins.CreateModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    KnownQueryParameters,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
+    """One's own booking requests, newest first, and a new one."""
+
     serializer_class = BookingRequestSerializer
+    filterset_fields = ["status"]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -85,7 +94,8 @@ class BookingRequestViewSet(
     def create(self, request, *args, **kwargs):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not 0 < len(key) <= 255:
-            raise ValidationError({"Idempotency-Key": ["Use 1 to 255 characters."]})
+            message = ErrorDetail(_("Use 1 to 255 characters."), code="invalid")
+            raise ValidationError({"Idempotency-Key": [message]})
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
@@ -104,12 +114,12 @@ class BookingRequestViewSet(
         )
 
 
-class BookingViewSet(viewsets.ReadOnlyModelViewSet):
+class BookingViewSet(KnownQueryParameters, viewsets.ReadOnlyModelViewSet):
     serializer_class = BookingSerializer
-    filterset_fields = ["status", "space"]
+    filterset_class = BookingFilter
 
     def get_queryset(self):
-        bookings = Booking.objects.select_related("space", "grant")
+        bookings = Booking.objects.select_related("space__venue", "activity", "grant")
         if getattr(self, "swagger_fake_view", False) or self.request.user.is_staff:
             return bookings
         return bookings.filter(user=self.request.user)
@@ -121,13 +131,16 @@ class BookingViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(booking).data)
 
 
-class SlotSearchView(GenericAPIView):
+class SlotSearchView(KnownQueryParameters, GenericAPIView):
     """Concrete bookable offers for an activity, a party and a window, across every matching
     space, best first: the smallest space that fits, then the nearest, then the earliest."""
 
     permission_classes = [AllowAny]
     serializer_class = OfferSerializer
     filter_backends = []  # its query is SlotSearchSerializer's, not a queryset's filters
+
+    def known_query_parameters(self):
+        return super().known_query_parameters() | set(SlotSearchSerializer().fields)
 
     @extend_schema(parameters=[SlotSearchSerializer], responses=OfferSerializer(many=True))
     def get(self, request):

@@ -6,6 +6,7 @@ from django.contrib.postgres.indexes import GistIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from api.catalogue import geo, hours
 
@@ -18,7 +19,9 @@ MAX_DURATION_MINUTES = 31 * MINUTES_PER_DAY
 
 def validate_timezone(value):
     if value not in available_timezones():
-        raise ValidationError(f"{value!r} is not an IANA time zone.")
+        raise ValidationError(
+            _("%(value)r is not an IANA time zone."), code="invalid", params={"value": value}
+        )
 
 
 class Activity(models.Model):
@@ -110,10 +113,12 @@ class Space(models.Model):
 
     def clean(self):
         if self.min_duration_minutes > self.max_duration_minutes:
-            raise ValidationError({"min_duration_minutes": "Must not exceed max_duration_minutes."})
+            raise ValidationError(
+                {"min_duration_minutes": _("Must not exceed max_duration_minutes.")}
+            )
         for field in ("min_duration_minutes", "max_duration_minutes"):
             if getattr(self, field) % self.slot_minutes:
-                raise ValidationError({field: "Must be a multiple of slot_minutes."})
+                raise ValidationError({field: _("Must be a multiple of slot_minutes.")})
 
     @property
     def buffer(self) -> timedelta:
@@ -205,13 +210,13 @@ class Closure(models.Model):
 
     def clean(self):
         if (self.space_id is None) == (self.venue_id is None):
-            raise ValidationError("Give a space or a venue.")
+            raise ValidationError(_("Give a space or a venue."))
         if self.first_date and self.last_date and self.last_date < self.first_date:
-            raise ValidationError({"last_date": "Must not be before first_date."})
+            raise ValidationError({"last_date": _("Must not be before first_date.")})
         if (self.opens is None) != (self.closes is None):
-            raise ValidationError({"closes": "Give opens and closes together, or neither."})
+            raise ValidationError({"closes": _("Give opens and closes together, or neither.")})
         if self.opens is not None and self.closes <= self.opens:
-            raise ValidationError({"closes": "Must be after opens."})
+            raise ValidationError({"closes": _("Must be after opens.")})
 
     @property
     def hours(self) -> tuple:
@@ -241,7 +246,7 @@ class ExtraOpening(models.Model):
 
     def clean(self):
         if self.opens is not None and self.closes is not None and self.closes <= self.opens:
-            raise ValidationError({"closes": "Must be after opens."})
+            raise ValidationError({"closes": _("Must be after opens.")})
 
     @property
     def hours(self) -> tuple:

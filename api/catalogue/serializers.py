@@ -80,13 +80,14 @@ def check_hours(attrs: dict, optional: bool = False) -> dict:
         return attrs
     if opens is None or closes is None:
         missing = "opens" if opens is None else "closes"
-        raise serializers.ValidationError(
-            {missing: ["Give opens and closes together, or neither."]}
-        )
+        message = _("Give opens and closes together, or neither.")
+        raise serializers.ValidationError({missing: [ErrorDetail(message, code="hours_pair")]})
     if opens >= 24 * 60:
-        raise serializers.ValidationError({"opens": ["Must be before 24:00."]})
+        message = ErrorDetail(_("Must be before 24:00."), code="invalid")
+        raise serializers.ValidationError({"opens": [message]})
     if closes <= opens:
-        raise serializers.ValidationError({"closes": ["Must be after opens."]})
+        message = ErrorDetail(_("Must be after opens."), code="hours_order")
+        raise serializers.ValidationError({"closes": [message]})
     return attrs
 
 
@@ -110,6 +111,11 @@ class SpaceSerializer(ModelSerializer):
         child=OneLineField(max_length=60), required=False, default=list
     )
     opening_hours = OpeningHoursSerializer(many=True, required=False, default=list)
+    # What a frontend shows beside a space without asking for its venue too.
+    venue_name = serializers.CharField(source="venue.name", read_only=True)
+    district = serializers.CharField(source="venue.district", read_only=True)
+    timezone = serializers.CharField(source="venue.timezone", read_only=True)
+    has_lock = serializers.SerializerMethodField()
     distance_km = serializers.SerializerMethodField()
 
     class Meta:
@@ -117,6 +123,9 @@ class SpaceSerializer(ModelSerializer):
         fields = [
             "id",
             "venue",
+            "venue_name",
+            "district",
+            "timezone",
             "name",
             "description",
             "capacity",
@@ -131,8 +140,13 @@ class SpaceSerializer(ModelSerializer):
             "access_grace_before_minutes",
             "access_grace_after_minutes",
             "opening_hours",
+            "has_lock",
             "distance_km",
         ]
+
+    def get_has_lock(self, space) -> bool:
+        """Whether a booking of it comes with a door code."""
+        return hasattr(space, "lock")
 
     def get_distance_km(self, space) -> float | None:
         """Kilometres from `near` (GET /spaces/?near=…); null without it."""

@@ -77,7 +77,7 @@ def build_message(
         ],
         "lead": _lead(notification.reminder_minutes, language),
         # Fair use: a booking released as a no-show, and the pause the person is under.
-        "no_show": texts.NO_SHOW[language] if booking and booking.no_show_at else "",
+        "no_show": texts.no_show_in_words(language) if booking and booking.no_show_at else "",
         "pause_note": texts.pause_note(_pause_of(notification.recipient), zone, language),
         "public_url": settings.PUBLIC_URL,
     }

@@ -1,5 +1,6 @@
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from api.fields import ModelSerializer, OneLineField
@@ -21,7 +22,7 @@ class WebhookSerializer(ModelSerializer):
 
     def validate_url(self, value):
         if urlsplit(value).scheme not in ("http", "https"):
-            raise serializers.ValidationError("Use an http or https URL.")
+            raise serializers.ValidationError(_("Use an http or https URL."), code="invalid")
         return value
 
     def validate_events(self, value):

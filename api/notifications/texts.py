@@ -4,6 +4,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 LANGUAGES = ("fi", "sv", "en")
 DASH = "\N{EN DASH}"
@@ -15,119 +17,38 @@ WEEKDAYS = {
 }
 MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
+# Words the mails and calendars use outside their templates (api/locale/ has them in fi and sv).
 WORDS = {
-    "fi": {
-        "access_code": "Ovikoodi",
-        "address": "Osoite",
-        "how_to_cancel": "Peru varaus",
-        "busy": "Varattu",
-    },
-    "sv": {
-        "access_code": "Dörrkod",
-        "address": "Adress",
-        "how_to_cancel": "Avboka",
-        "busy": "Upptaget",
-    },
-    "en": {
-        "access_code": "Door code",
-        "address": "Address",
-        "how_to_cancel": "Cancel the booking",
-        "busy": "Busy",
-    },
+    "access_code": _("Door code"),
+    "address": _("Address"),
+    "how_to_cancel": _("Cancel the booking"),
+    "busy": _("Busy"),
 }
 
+# What a rejection reason (RejectReason) means, for the person who asked.
 REASONS = {
-    "slot_taken": {
-        "fi": "Joku ehti varata ajan ennen sinua.",
-        "sv": "Någon hann boka tiden före dig.",
-        "en": "Someone else booked the slot first.",
-    },
-    "quota_exceeded": {
-        "fi": "Sinulla on jo enimmäismäärä voimassa olevia varauksia.",
-        "sv": "Du har redan det högsta tillåtna antalet aktiva bokningar.",
-        "en": "You already hold the most active bookings allowed.",
-    },
-    "space_closed": {
-        "fi": "Tila ei ole avoinna koko pyytämääsi aikaa.",
-        "sv": "Lokalen är inte öppen hela den tid du bad om.",
-        "en": "The space is not open for the whole time you asked for.",
-    },
-    "too_late": {
-        "fi": "Aika alkaa liian pian varattavaksi.",
-        "sv": "Tiden börjar för snart för att kunna bokas.",
-        "en": "The slot starts too soon to be booked.",
-    },
-    "too_far_ahead": {
-        "fi": "Aika on pidemmällä kuin tilaa voi varata.",
-        "sv": "Tiden ligger längre fram än lokalen tar emot bokningar.",
-        "en": "The slot is further ahead than the space takes bookings.",
-    },
-    "off_grid": {
-        "fi": "Aika ei enää osu tilan varausruudukkoon.",
-        "sv": "Tiden följer inte längre lokalens tidsindelning.",
-        "en": "The slot no longer fits the space's booking grid.",
-    },
-    "duration_not_allowed": {
-        "fi": "Tilaa ei voi enää varata noin pitkäksi tai lyhyeksi ajaksi.",
-        "sv": "Lokalen kan inte längre bokas så länge eller så kort.",
-        "en": "The space no longer takes bookings that long or that short.",
-    },
-    "over_capacity": {
-        "fi": "Ryhmänne on suurempi kuin tilaan mahtuu.",
-        "sv": "Er grupp är större än lokalen rymmer.",
-        "en": "Your party is larger than the space holds.",
-    },
-    "activity_not_offered": {
-        "fi": "Tilassa ei enää voi harrastaa tätä.",
-        "sv": "Lokalen erbjuder inte längre aktiviteten.",
-        "en": "The space no longer offers the activity.",
-    },
-    "no_space_available": {
-        "fi": "Yksikään tila ei sopinut pyyntöösi.",
-        "sv": "Ingen lokal passade din förfrågan.",
-        "en": "No space matched your request.",
-    },
-    "weekly_hours_exceeded": {
-        "fi": "Varaisit sillä viikolla enemmän tunteja kuin kohtuullinen käyttö sallii.",
-        "sv": "Du skulle boka fler timmar den veckan än skälig användning tillåter.",
-        "en": "You would book more hours in that week than fair use allows.",
-    },
-    "paused": {
-        "fi": "Uudet varauksesi ovat tauolla toistuvien käyttämättä jääneiden varausten vuoksi.",
-        "sv": "Dina nya bokningar är pausade efter upprepade uteblivna besök.",
-        "en": "Your new bookings are paused after repeated no-shows.",
-    },
-    "lost_draw": {
-        "fi": "Arvonnassa aika meni muille ennen sinua.",
-        "sv": "I lottningen gick tiden till andra före dig.",
-        "en": "In the draw, others were drawn before you for the slot.",
-    },
-    "series_cancelled": {
-        "fi": "Sarja peruttiin ennen kuin tämä kerta ehdittiin käsitellä.",
-        "sv": "Serien avbokades innan detta tillfälle hann behandlas.",
-        "en": "The series was cancelled before this occurrence was decided.",
-    },
+    "slot_taken": _("Someone else booked the slot first."),
+    "quota_exceeded": _("You already hold the most active bookings allowed."),
+    "space_closed": _("The space is not open for the whole time you asked for."),
+    "too_late": _("The slot starts too soon to be booked."),
+    "too_far_ahead": _("The slot is further ahead than the space takes bookings."),
+    "off_grid": _("The slot no longer fits the space's booking grid."),
+    "duration_not_allowed": _("The space no longer takes bookings that long or that short."),
+    "over_capacity": _("Your party is larger than the space holds."),
+    "activity_not_offered": _("The space no longer offers the activity."),
+    "no_space_available": _("No space matched your request."),
+    "weekly_hours_exceeded": _("You would book more hours in that week than fair use allows."),
+    "paused": _("Your new bookings are paused after repeated no-shows."),
+    "lost_draw": _("In the draw, others were drawn before you for the slot."),
+    "series_cancelled": _("The series was cancelled before this occurrence was decided."),
 }
-
-NO_SHOW = {
-    "fi": "Ovikoodia ei käytetty ajoissa alun jälkeen, joten varaus vapautettiin muille "
-    "(käyttämättä jäänyt varaus).",
-    "sv": "Dörrkoden användes inte i tid efter starten, så bokningen släpptes till andra "
-    "(uteblivet besök).",
-    "en": "The door code was not used in time after the start, so the booking was released "
-    "for others (a no-show).",
-}
-PAUSED_UNTIL = {
-    "fi": "Uudet varauksesi ovat tauolla %(until)s asti toistuvien käyttämättä jääneiden "
-    "varausten vuoksi.",
-    "sv": "Dina nya bokningar är pausade till %(until)s efter upprepade uteblivna besök.",
-    "en": "Your new bookings are paused until %(until)s after repeated no-shows.",
-}
-UNKNOWN_REASON = {
-    "fi": "Pyyntöä ei voitu hyväksyä.",
-    "sv": "Förfrågan kunde inte godkännas.",
-    "en": "The request could not be accepted.",
-}
+# Fair use: why a booking was released, and until when a person's new bookings wait.
+NO_SHOW = _(
+    "The door code was not used in time after the start, so the booking was released "
+    "for others (a no-show)."
+)
+PAUSED_UNTIL = _("Your new bookings are paused until %(until)s after repeated no-shows.")
+UNKNOWN_REASON = _("The request could not be accepted.")
 
 
 def language_of(value: str | None) -> str:
@@ -135,11 +56,13 @@ def language_of(value: str | None) -> str:
 
 
 def words(language: str) -> dict[str, str]:
-    return WORDS[language_of(language)]
+    with translation.override(language_of(language)):
+        return {key: str(text) for key, text in WORDS.items()}
 
 
 def reason_in_words(code: str | None, language: str) -> str:
-    return REASONS.get(code or "", UNKNOWN_REASON)[language_of(language)]
+    with translation.override(language_of(language)):
+        return str(REASONS.get(code or "", UNKNOWN_REASON))
 
 
 def local_day(instant: datetime, zone: ZoneInfo, language: str) -> str:
@@ -181,7 +104,14 @@ def local_span(start: datetime, end: datetime, zone: ZoneInfo, language: str) ->
 
 
 def booking_url(booking) -> str:
-    return f"{settings.PUBLIC_URL}/api/v1/bookings/{booking.pk}/"
+    """The booking on the citizen's page, where its owner, once logged in, sees and cancels
+    it (the API's own URL needs a token that a mail or a calendar cannot carry)."""
+    return f"{settings.PUBLIC_URL}/#booking-{booking.pk}"
+
+
+def no_show_in_words(language: str) -> str:
+    with translation.override(language_of(language)):
+        return str(NO_SHOW)
 
 
 def pause_note(paused_until: datetime | None, zone: ZoneInfo, language: str) -> str:
@@ -189,4 +119,5 @@ def pause_note(paused_until: datetime | None, zone: ZoneInfo, language: str) -> 
     if paused_until is None:
         return ""
     until = local_moment(paused_until, zone, language)
-    return PAUSED_UNTIL[language_of(language)] % {"until": until}
+    with translation.override(language_of(language)):
+        return str(PAUSED_UNTIL) % {"until": until}

@@ -149,7 +149,7 @@ MATRIX: dict[str, Row] = {
     ),
     # --- booking ----------------------------------------------------------------------------
     "booking-request-list": Row(
-        expect={"POST": USERS(202)}, body=lambda w: w.booking_request_body()
+        expect={"GET": USERS(200), "POST": USERS(202)}, body=lambda w: w.booking_request_body()
     ),
     "booking-request-detail": Row(kwargs=pk("booking_request"), expect={"GET": OWNER(200)}),
     "booking-list": Row(expect={"GET": USERS(200)}),
@@ -213,6 +213,10 @@ MATRIX: dict[str, Row] = {
         form=True,
     ),
     "admin:*": Row(expect={"GET": (302, 302, 302, 200)}),
+    # --- the reference frontend: pages anyone loads; what they show comes from the API above
+    "citizen-page": Row(expect={"GET": ANYONE(200)}),
+    "operator-page": Row(expect={"GET": ANYONE(200)}),
+    "set_language": Row(expect={"POST": ANYONE(302)}, body=lambda w: {"language": "sv"}, form=True),
 }
 
 

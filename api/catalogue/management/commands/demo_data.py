@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from api.access.demo import enrol_demo_lock
 from api.accounts.models import User
+from api.accounts.operators import make_operator
 from api.bookings import services
 from api.bookings.choices import RequestStatus
 from api.bookings.models import BookingRequest
@@ -144,7 +145,7 @@ class Command(BaseCommand):
             defaults={"last_date": christmas + timedelta(days=2), **CHRISTMAS},
         )
         person = self._user(*DEMO_USER, name="Demo Person")
-        self._user(*DEMO_OPERATOR, name="Demo Operator", is_staff=True)
+        make_operator(self._user(*DEMO_OPERATOR, name="Demo Operator"))
         self._book_the_demo_room(person)
         self.stdout.write(
             f"Demo data loaded: {Venue.objects.count()} venues, {Space.objects.count()} spaces. "
