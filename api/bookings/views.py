@@ -59,7 +59,18 @@ class BookingRequestThrottle(UserRateThrottle):
         return settings.BOOKING_REQUEST_RATE
 
 
+class ThrottledCreate:
+    """Asking for a booking, a series or a place on the waitlist counts against one rate per
+    person."""
+
+    def get_throttles(self):
+        if self.action == "create" and settings.THROTTLING:
+            return [BookingRequestThrottle()]
+        return []
+
+
 class BookingRequestViewSet(
+    ThrottledCreate,
     KnownQueryParameters,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -78,11 +89,6 @@ class BookingRequestViewSet(
         return BookingRequest.objects.filter(user=self.request.user).select_related(
             "booking", "release_window"
         )
-
-    def get_throttles(self):
-        if self.action == "create" and settings.THROTTLING:
-            return [BookingRequestThrottle()]
-        return []
 
     @extend_schema(
         parameters=[IDEMPOTENCY_KEY],
@@ -151,6 +157,7 @@ class SlotSearchView(KnownQueryParameters, GenericAPIView):
 
 
 class BookingSeriesViewSet(
+    ThrottledCreate,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -168,11 +175,6 @@ class BookingSeriesViewSet(
         return BookingSeries.objects.filter(user=self.request.user).prefetch_related(
             Prefetch("occurrences", queryset=occurrences.order_by("start"))
         )
-
-    def get_throttles(self):
-        if self.action == "create" and settings.THROTTLING:
-            return [BookingRequestThrottle()]
-        return []
 
     @extend_schema(responses={202: BookingSeriesSerializer})
     def create(self, request, *args, **kwargs):
@@ -195,6 +197,7 @@ class BookingSeriesViewSet(
 
 
 class WaitlistViewSet(
+    ThrottledCreate,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.DestroyModelMixin,
@@ -209,11 +212,6 @@ class WaitlistViewSet(
         if getattr(self, "swagger_fake_view", False):
             return WaitlistEntry.objects.none()
         return WaitlistEntry.objects.filter(user=self.request.user).select_related("booking")
-
-    def get_throttles(self):
-        if self.action == "create" and settings.THROTTLING:
-            return [BookingRequestThrottle()]
-        return []
 
     def perform_create(self, serializer):
         serializer.instance = waitlist.join(self.request.user, **serializer.validated_data)
