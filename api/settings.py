@@ -59,7 +59,7 @@ LOCALE_PATHS = [BASE_DIR / "api" / "locale"]
 LANGUAGE_COOKIE_SECURE = HTTPS
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "api.apps.AdminConfig",  # django.contrib.admin, open to organisations' members
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -74,13 +74,17 @@ INSTALLED_APPS = [
     "corsheaders",
     "django_celery_beat",
     "django_prometheus",
+    "auditlog",
     "api.accounts",
+    "api.organisations",
     "api.catalogue",
     "api.bookings",
     "api.access",
     "api.notifications",
     "api.ops",
     "api.pages",
+    "api.privacy",
+    "api.audit",
 ]
 
 MIDDLEWARE = [
@@ -102,10 +106,19 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "api.audit.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+
+# The audit trail (api/audit): django-auditlog's entries, with their organisation; no client
+# addresses, which nobody reading the trail needs.
+AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
+AUDITLOG_DISABLE_REMOTE_ADDR = True
+# auditlog's own migrations would create its default table, unused beside AuditEntry (and in
+# the way of every flush, referring to accounts): the app has no other model, so none.
+MIGRATION_MODULES = {"auditlog": None}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -195,6 +208,11 @@ CELERY_TASK_ROUTES = {
     "locks.*": {"queue": "locks"},
     "notifications.*": {"queue": "notifications"},
 }
+
+# Bookings (and their requests and notifications) that ended this many months ago lose the
+# person they were for (api/privacy/services.py, the beat sweep "privacy.retention_sweep").
+RETENTION_MONTHS = env.integer("RETENTION_MONTHS", 24, minimum=1)
+
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = beat.schedule.SCHEDULE
 CELERY_TIMEZONE = "UTC"

@@ -6,6 +6,8 @@ from api.access import services
 from api.access.models import Lock, LockCommand
 from api.catalogue.models import Space
 from api.fields import InstantField, ModelSerializer
+from api.organisations.choices import Role
+from api.organisations.fields import ScopedPrimaryKeyRelatedField
 
 
 class LockSerializer(ModelSerializer):
@@ -34,7 +36,8 @@ class EnrolmentSerializer(serializers.Serializer):
         max_length=64,
         error_messages={"invalid": "Letters, digits, '-' and '_' only, at most 64 characters."},
     )
-    space = serializers.PrimaryKeyRelatedField(queryset=Space.objects.all())
+    # One of a venue the person is an admin of (any, for a city-wide operator).
+    space = ScopedPrimaryKeyRelatedField(Role.ADMIN, queryset=Space.objects.all())
     mqtt_username = serializers.CharField(read_only=True)
     mqtt_password = serializers.CharField(read_only=True)
     topic_root = serializers.CharField(read_only=True)

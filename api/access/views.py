@@ -15,17 +15,20 @@ from api.access.serializers import (
     LockCommandSerializer,
     LockSerializer,
 )
-from api.permissions import IsOperator
+from api.organisations.choices import Role
+from api.permissions import OperatorRole, ScopedQueryset
 
 
 class LockViewSet(
+    ScopedQueryset,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
     queryset = Lock.objects.all()
-    permission_classes = [IsOperator]
+    permission_classes = [OperatorRole]
+    roles = {"unlock": Role.MANAGER}
     lookup_value_regex = "[A-Za-z0-9_-]{1,64}"
     filterset_fields = ["space"]
 
@@ -63,9 +66,9 @@ class AlertsView(generics.ListAPIView):
     """What needs a person now: offline locks, unconfirmed grants and revocations, and more."""
 
     serializer_class = AlertSerializer
-    permission_classes = [IsOperator]
+    permission_classes = [OperatorRole]
     filter_backends = []
 
     def get_queryset(self):
         # A list of dicts from every alert source; the default paginator pages it.
-        return alerts.collect(timezone.now())
+        return alerts.visible(alerts.collect(timezone.now()), self.request.user)

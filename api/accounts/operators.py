@@ -1,8 +1,9 @@
 """Operators: staff who manage venues, spaces and locks, through the API (`is_staff`) and in
 the Django admin with the permissions that work needs (docs/operations.md lists them).
 
-Bookings, grants and locks are read-only in the admin: cancelling, enrolling and unlocking go
-through the API (and the operator's page), where the booking rules and the lock protocol live.
+Bookings and grants are read-only in the admin (bookings are made through requests, where the
+booking rules live, and cancelled with an action); a lock added there is enrolled through
+enrol_lock(), as through the API; unlocking goes through the API and the operator's page.
 """
 
 from django.contrib.auth.models import Group, Permission

@@ -10,14 +10,16 @@ from rest_framework.exceptions import ErrorDetail
 
 from api.accounts.models import User
 from api.fields import InstantField, ModelSerializer
+from api.organisations.serializers import MyOrganisationSerializer
 
 
 class UserSerializer(ModelSerializer):
     is_operator = serializers.BooleanField(read_only=True)
+    organisations = MyOrganisationSerializer(source="memberships", many=True, read_only=True)
 
     class Meta:
         model = User
-        fields = ["id", "email", "name", "language", "is_operator"]
+        fields = ["id", "email", "name", "language", "is_operator", "organisations"]
         read_only_fields = ["id", "email"]
 
 

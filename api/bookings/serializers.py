@@ -268,10 +268,14 @@ class BookingRequestSerializer(ModelSerializer, CriteriaFields):
 
 
 class AccessSerializer(serializers.Serializer):
-    code = serializers.CharField()
+    code = serializers.SerializerMethodField()
     valid_from = InstantField()
     valid_until = InstantField()
     state = serializers.CharField()
+
+    def get_code(self, grant) -> str | None:
+        # Null once the grant is withdrawn: the code is not kept after it.
+        return grant.code or None
 
 
 class BookingSerializer(ModelSerializer):

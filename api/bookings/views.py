@@ -30,7 +30,9 @@ from api.bookings.serializers import (
     SlotSearchSerializer,
     WaitlistEntrySerializer,
 )
-from api.permissions import IsOperator, IsOperatorOrReadOnly
+from api.organisations import scoping
+from api.organisations.choices import Role
+from api.permissions import IsOperator, IsOperatorOrReadOnly, OperatorRole
 from api.query import KnownQueryParameters
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -120,20 +122,34 @@ class BookingRequestViewSet(
         )
 
 
+class OwnerOrOperatorRole(OperatorRole):
+    """A person's own bookings, and their organisations' by role (viewers read, managers
+    cancel)."""
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated)
+
+    def has_object_permission(self, request, view, obj):
+        return obj.user_id == request.user.pk or super().has_object_permission(request, view, obj)
+
+
 class BookingViewSet(KnownQueryParameters, viewsets.ReadOnlyModelViewSet):
     serializer_class = BookingSerializer
+    permission_classes = [OwnerOrOperatorRole]
+    roles = {"cancel": Role.MANAGER}
     filterset_class = BookingFilter
 
     def get_queryset(self):
         bookings = Booking.objects.select_related("space__venue", "activity", "grant")
-        if getattr(self, "swagger_fake_view", False) or self.request.user.is_staff:
+        if getattr(self, "swagger_fake_view", False):
             return bookings
-        return bookings.filter(user=self.request.user)
+        user = self.request.user
+        return bookings.filter(user=user) | scoping.scoped(bookings, user)
 
     @extend_schema(request=None, responses=BookingSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        booking = services.cancel_booking(self.get_object())
+        booking = services.cancel_booking(self.get_object(), by=request.user)
         return Response(self.get_serializer(booking).data)
 
 

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from api.catalogue import geo, hours
+from api.organisations.models import Organisation
 
 MINUTES_PER_DAY = 24 * 60
 # How far ahead a space may take bookings, and how long one may be, at most: so every booking
@@ -39,6 +40,7 @@ class Activity(models.Model):
 
 
 class Venue(models.Model):
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="venues")
     name = models.CharField(max_length=200)
     address = models.CharField(max_length=300)
     district = models.CharField(max_length=100, db_index=True)
@@ -64,6 +66,8 @@ class Venue(models.Model):
     pause_days = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)]
     )
+
+    organisation_path = "organisation"
 
     class Meta:
         ordering = ["name"]
@@ -104,6 +108,8 @@ class Space(models.Model):
     access_grace_before_minutes = models.PositiveIntegerField(default=5)
     access_grace_after_minutes = models.PositiveIntegerField(default=5)
 
+    organisation_path = "venue__organisation"
+
     class Meta:
         ordering = ["venue__name", "name"]
         indexes = [models.Index(fields=["capacity"])]
@@ -134,6 +140,8 @@ class OpeningHours(models.Model):
     )
     opens = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MINUTES_PER_DAY - 1)])
     closes = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MINUTES_PER_DAY)])
+
+    organisation_path = "space__venue__organisation"
 
     class Meta:
         ordering = ["weekday", "opens"]
@@ -184,6 +192,8 @@ class Closure(models.Model):
     reason_en = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    organisation_path = ("space__venue__organisation", "venue__organisation")
+
     class Meta:
         ordering = ["first_date", "id"]
         constraints = [
@@ -231,6 +241,8 @@ class ExtraOpening(models.Model):
     date = models.DateField()
     opens = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MINUTES_PER_DAY - 1)])
     closes = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MINUTES_PER_DAY)])
+
+    organisation_path = "space__venue__organisation"
 
     class Meta:
         ordering = ["date", "opens"]

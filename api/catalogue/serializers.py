@@ -8,6 +8,9 @@ from rest_framework.exceptions import ErrorDetail
 from api.catalogue import geo, hours
 from api.catalogue.models import Activity, Closure, ExtraOpening, OpeningHours, Space, Venue
 from api.fields import InstantField, ModelSerializer, OneLineField
+from api.organisations.choices import Role
+from api.organisations.fields import ScopedPrimaryKeyRelatedField
+from api.organisations.models import Organisation
 
 
 class ActivityNameSerializer(serializers.Serializer):
@@ -25,9 +28,21 @@ class ActivitySerializer(ModelSerializer):
 
 
 class VenueSerializer(ModelSerializer):
+    # One the person is an admin of (any, for a city-wide operator).
+    organisation = ScopedPrimaryKeyRelatedField(Role.ADMIN, queryset=Organisation.objects.all())
+
     class Meta:
         model = Venue
-        fields = ["id", "name", "address", "district", "latitude", "longitude", "timezone"]
+        fields = [
+            "id",
+            "organisation",
+            "name",
+            "address",
+            "district",
+            "latitude",
+            "longitude",
+            "timezone",
+        ]
 
 
 class WallClockField(serializers.CharField):
@@ -104,6 +119,8 @@ class OpeningHoursSerializer(ModelSerializer):
 
 
 class SpaceSerializer(ModelSerializer):
+    # One of a venue the person manages (any, for a city-wide operator).
+    venue = ScopedPrimaryKeyRelatedField(Role.MANAGER, queryset=Venue.objects.all())
     activities = serializers.SlugRelatedField(
         slug_field="slug", many=True, queryset=Activity.objects.all()
     )
@@ -183,7 +200,9 @@ class SpaceSerializer(ModelSerializer):
     @staticmethod
     def _replace_opening_hours(space, opening_hours):
         space.opening_hours.all().delete()
-        OpeningHours.objects.bulk_create(OpeningHours(space=space, **h) for h in opening_hours)
+        # One by one, not in bulk, so that the audit trail (api/audit) sees each: a week's worth.
+        for weekly in opening_hours:
+            OpeningHours.objects.create(space=space, **weekly)
 
 
 class ClosureReasonSerializer(serializers.Serializer):

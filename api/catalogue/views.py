@@ -9,7 +9,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.generics import get_object_or_404
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.response import Response
 
 from api.bookings.availability import free_intervals
@@ -23,7 +23,9 @@ from api.catalogue.serializers import (
     SpaceSerializer,
     VenueSerializer,
 )
-from api.permissions import IsOperatorOrReadOnly
+from api.organisations import scoping
+from api.organisations.choices import Role
+from api.permissions import IsOperatorOrReadOnly, OperatorRoleOrReadOnly, ScopedQueryset
 from api.query import InstantFormField, KnownQueryParameters
 
 
@@ -38,6 +40,7 @@ class ActivityViewSet(
 
 class VenueViewSet(
     KnownQueryParameters,
+    ScopedQueryset,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -45,11 +48,13 @@ class VenueViewSet(
 ):
     queryset = Venue.objects.all()
     serializer_class = VenueSerializer
-    permission_classes = [IsOperatorOrReadOnly]
+    permission_classes = [OperatorRoleOrReadOnly]
+    public_reads = True
 
 
 class SpaceViewSet(
     KnownQueryParameters,
+    ScopedQueryset,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -60,7 +65,9 @@ class SpaceViewSet(
         "activities", "opening_hours"
     )
     serializer_class = SpaceSerializer
-    permission_classes = [IsOperatorOrReadOnly]
+    permission_classes = [OperatorRoleOrReadOnly]
+    public_reads = True
+    roles = {"create": Role.MANAGER, "partial_update": Role.MANAGER}
     filterset_class = SpaceFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -95,9 +102,10 @@ class DatedHoursViewSet(
     viewsets.GenericViewSet,
 ):
     """Closures or extra openings of one space or venue (`owner`, from the URL): anyone reads
-    them, operators add and remove them."""
+    them, managers of its organisation add and remove them."""
 
-    permission_classes = [IsOperatorOrReadOnly]
+    permission_classes = [OperatorRoleOrReadOnly]
+    roles = {"create": Role.MANAGER, "destroy": Role.MANAGER}
     filterset_class = None
     model: type
     owner_model: type
@@ -107,7 +115,11 @@ class DatedHoursViewSet(
         if getattr(self, "swagger_fake_view", False):
             return None
         queryset = self.owner_model.objects.all()
-        return get_object_or_404(queryset, pk=self.kwargs[f"{self.owner}_pk"])
+        if self.request.method not in SAFE_METHODS:
+            queryset = scoping.scoped(queryset, self.request.user)
+        owner = get_object_or_404(queryset, pk=self.kwargs[f"{self.owner}_pk"])
+        self.check_object_permissions(self.request, owner)
+        return owner
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

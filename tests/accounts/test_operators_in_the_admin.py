@@ -42,12 +42,17 @@ def test_an_operator_has_the_admin_pages_of_their_work(admin_client_of_operator,
     assert admin_client_of_operator.get(path).status_code == 200
 
 
+# A lock is enrolled in the admin through enrol_lock() (issue 13's onboarding), so its add page
+# is an operator's; bookings are only ever made through requests.
 @pytest.mark.parametrize(
-    "path", ["/admin/accounts/user/", "/admin/bookings/booking/add/", "/admin/access/lock/add/"]
+    "path",
+    [
+        "/admin/accounts/user/",
+        "/admin/bookings/booking/add/",
+        "/admin/bookings/bookingrequest/add/",
+    ],
 )
-def test_an_operator_cannot_manage_accounts_nor_book_or_enrol_past_the_api(
-    admin_client_of_operator, path
-):
+def test_an_operator_cannot_manage_accounts_nor_book_past_the_api(admin_client_of_operator, path):
     assert admin_client_of_operator.get(path).status_code == 403
 
 

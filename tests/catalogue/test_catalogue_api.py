@@ -6,7 +6,14 @@ import pytest
 from django.utils import timezone
 
 from api.catalogue.models import Activity, Space, Venue
-from tests.factories import ActivityFactory, BookingFactory, SpaceFactory, VenueFactory, next_slot
+from tests.factories import (
+    ActivityFactory,
+    BookingFactory,
+    OrganisationFactory,
+    SpaceFactory,
+    VenueFactory,
+    next_slot,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +62,7 @@ def test_only_operators_add_activities(anonymous, as_owner, as_operator):
 
 def test_venues_are_public_and_created_by_operators(anonymous, as_operator):
     body = {
+        "organisation": OrganisationFactory().pk,
         "name": "Kalasatama school",
         "address": "Polariksenkatu 1",
         "district": "Kalasatama",

@@ -69,7 +69,11 @@ MATRIX: dict[str, Row] = {
     "token": Row(
         expect={"POST": ANYONE(200)}, body=lambda w: {"email": w.owner.email, "password": PASSWORD}
     ),
-    "me": Row(expect={"GET": USERS(200), "PATCH": USERS(200)}, body=lambda w: {"name": "Renamed"}),
+    "me": Row(
+        expect={"GET": USERS(200), "PATCH": USERS(200), "DELETE": USERS(204)},
+        body=lambda w: {"name": "Renamed"},
+    ),
+    "export": Row(expect={"GET": USERS(200)}),
     "calendar-token": Row(expect={"POST": USERS(200)}),
     "personal-calendar": Row(
         kwargs=lambda w: {"token": w.calendar_secret}, expect={"GET": ANYONE(200)}
@@ -82,6 +86,7 @@ MATRIX: dict[str, Row] = {
     "venue-list": Row(
         expect={"GET": ANYONE(200), "POST": OPERATORS(201)},
         body=lambda w: {
+            "organisation": w.organisation.pk,
             "name": "Kallio hall",
             "address": "Helsinginkatu 1",
             "district": "Kallio",
@@ -197,6 +202,22 @@ MATRIX: dict[str, Row] = {
         body=lambda w: {"active": False},
     ),
     "webhook-deliveries": Row(kwargs=pk("webhook"), expect={"GET": OPERATORS(200)}),
+    # --- organisations (their scoping: tests/organisations/test_scoping_matrix.py) ---------
+    "organisation-list": Row(
+        expect={"GET": OPERATORS(200), "POST": OPERATORS(201)},
+        body=lambda w: {"name": "Vallila library", "kind": "library"},
+    ),
+    "member-list": Row(
+        kwargs=lambda w: {"organisation_pk": w.organisation.pk},
+        expect={"GET": OPERATORS(200), "POST": OPERATORS(201)},
+        body=lambda w: {"email": w.other.email, "role": "viewer"},
+    ),
+    "member-detail": Row(
+        kwargs=lambda w: {"organisation_pk": w.organisation.pk, "pk": w.membership.pk},
+        expect={"PATCH": OPERATORS(200), "DELETE": OPERATORS(204)},
+        body=lambda w: {"role": "manager"},
+    ),
+    "audit-list": Row(expect={"GET": OPERATORS(200)}),
     # --- the API's own pages, health, the admin ---------------------------------------------
     "api-root": Row(expect={"GET": USERS(200)}),
     "schema": Row(expect={"GET": ANYONE(200)}),

@@ -10,8 +10,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bookings', '0005_flexible_requests'),
-        ('catalogue', '0004_venue_fair_use'),
+        ('bookings', '0007_retention_indexes'),
+        ('catalogue', '0006_venue_fair_use'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalogue', '0003_space_weekly_hours'),
+        ('catalogue', '0005_venue_organisation_required'),
     ]
 
     operations = [
