@@ -268,6 +268,15 @@ CORS_EXPOSE_HEADERS = ["Location", "Retry-After", "Content-Language"]
 BOOKING_REQUEST_RATE = env.rate("BOOKING_REQUEST_RATE", "30/min")
 # How many confirmed bookings that have not yet ended one person may hold.
 MAX_ACTIVE_BOOKINGS_PER_USER = env.integer("MAX_ACTIVE_BOOKINGS_PER_USER", 10, minimum=1)
+# Fair use (docs/fair-use.md), the defaults for a venue without values of its own: booked hours
+# per person in one local week; a booking whose code the lock has not accepted this long after
+# its start is released as a no-show; this many no-shows within the period pause the person's
+# new bookings for PAUSE_DAYS.
+MAX_WEEKLY_HOURS_PER_USER = env.integer("MAX_WEEKLY_HOURS_PER_USER", 20, minimum=1)
+NO_SHOW_AFTER_MINUTES = env.integer("NO_SHOW_AFTER_MINUTES", 15)
+NO_SHOW_LIMIT = env.integer("NO_SHOW_LIMIT", 3, minimum=1)
+NO_SHOW_PERIOD_DAYS = env.integer("NO_SHOW_PERIOD_DAYS", 30, minimum=1)
+PAUSE_DAYS = env.integer("PAUSE_DAYS", 14, minimum=1)
 # A request still pending this long after it was queued is queued again by the sweeper.
 BOOKING_REQUEUE_AFTER = timedelta(seconds=env.integer("BOOKING_REQUEUE_AFTER_SECONDS", 30))
 AVAILABILITY_MAX_DAYS = 31

@@ -6,7 +6,14 @@ from rest_framework.routers import DefaultRouter
 from api.access.views import AlertsView, LockViewSet
 from api.accounts.views import admin_login
 from api.audit.views import AuditViewSet
-from api.bookings.views import BookingRequestViewSet, BookingViewSet, SlotSearchView
+from api.bookings.views import (
+    BookingRequestViewSet,
+    BookingSeriesViewSet,
+    BookingViewSet,
+    ReleaseWindowViewSet,
+    SlotSearchView,
+    WaitlistViewSet,
+)
 from api.catalogue.views import (
     ActivityViewSet,
     ExtraOpeningViewSet,
@@ -28,6 +35,9 @@ router.register(r"venues/(?P<venue_pk>\d+)/closures", VenueClosureViewSet, basen
 router.register(r"spaces/(?P<space_pk>\d+)/openings", ExtraOpeningViewSet, basename="opening")
 router.register("booking-requests", BookingRequestViewSet, basename="booking-request")
 router.register("bookings", BookingViewSet, basename="booking")
+router.register("booking-series", BookingSeriesViewSet, basename="booking-series")
+router.register("waitlist", WaitlistViewSet, basename="waitlist")
+router.register("release-windows", ReleaseWindowViewSet, basename="release-window")
 router.register("locks", LockViewSet)
 router.register("webhooks", WebhookViewSet)
 router.register("organisations", OrganisationViewSet)

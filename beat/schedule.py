@@ -25,6 +25,23 @@ SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60},
     },
+    # Releases bookings whose code nobody used by the venue's no-show time (docs/fair-use.md).
+    "release-no-shows": {
+        "task": "allocation.release_no_shows",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+    "expire-waitlist": {
+        "task": "allocation.expire_waitlist",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+    # Draws a release window soon after its collection closes.
+    "draw-release-windows": {
+        "task": "allocation.draw_release_windows",
+        "schedule": 10.0,
+        "options": {"expires": 10},
+    },
     "queue-notification-reminders": {
         "task": "notifications.queue_reminders",
         "schedule": 60.0,

@@ -1,7 +1,7 @@
 """The sweeps beat runs: small, safe to run twice, each finding due rows by an indexed time."""
 
 from api.access import services as access
-from api.bookings import services
+from api.bookings import no_shows, release, services, waitlist
 from api.notifications import services as notifications
 from api.privacy import services as privacy
 from workers import app
@@ -15,6 +15,21 @@ def requeue_stale_requests() -> int:
 @app.task(name="allocation.complete_ended_bookings", queue="allocation", expires=60)
 def complete_ended_bookings() -> int:
     return services.complete_ended_bookings()
+
+
+@app.task(name="allocation.release_no_shows", queue="allocation", expires=60)
+def release_no_shows() -> int:
+    return no_shows.release_no_shows()
+
+
+@app.task(name="allocation.expire_waitlist", queue="allocation", expires=60)
+def expire_waitlist() -> int:
+    return waitlist.expire()
+
+
+@app.task(name="allocation.draw_release_windows", queue="allocation", expires=10)
+def draw_release_windows() -> int:
+    return release.draw_closed_windows()
 
 
 @app.task(name="notifications.queue_reminders", queue="notifications", expires=60)

@@ -17,7 +17,16 @@ from datetime import UTC, datetime
 
 from benchmarks import harness
 
-NAMES = ["intake", "allocation", "endtoend", "contention", "flexible", "boundary", "growth"]
+NAMES = [
+    "intake",
+    "allocation",
+    "endtoend",
+    "contention",
+    "flexible",
+    "boundary",
+    "growth",
+    "release",
+]
 RESULTS = harness.ROOT / "benchmarks" / "RESULTS.md"
 
 

@@ -8,6 +8,11 @@ PINNED = {
     "allocation.allocate": "allocation",
     "allocation.requeue_stale_requests": "allocation",
     "allocation.complete_ended_bookings": "allocation",
+    "allocation.allocate_series": "allocation",
+    "allocation.promote_waitlist": "allocation",
+    "allocation.release_no_shows": "allocation",
+    "allocation.expire_waitlist": "allocation",
+    "allocation.draw_release_windows": "allocation",
 }
 
 

@@ -47,6 +47,8 @@ class GrantProblem(models.TextChoices):
 class WithdrawReason(models.TextChoices):
     CANCELLED = "cancelled"
     ENDED = "ended"
+    # Released early: nobody used the code in time (api/bookings/no_shows.py).
+    NO_SHOW = "no_show"
 
 
 class CommandOp(models.TextChoices):

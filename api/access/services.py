@@ -143,15 +143,21 @@ def _new_code(taken: set[str]) -> str:
 
 def withdraw_grant(booking: Booking) -> None:
     """Take a cancelled booking's code off its lock at once; repeating it changes nothing."""
+    withdraw_grants([booking.pk], WithdrawReason.CANCELLED)
+
+
+def withdraw_grants(booking_ids: list[int], reason: str) -> None:
+    """Take the codes of these bookings off their locks at once (a cancellation, a no-show
+    released); repeating it changes nothing."""
     with transaction.atomic():
-        grant = (
+        grants = list(
             Grant.objects.select_for_update()
-            .filter(booking=booking, withdrawn_at__isnull=True)
-            .first()
+            .filter(booking_id__in=booking_ids, withdrawn_at__isnull=True)
+            .order_by("id")
+            .values_list("id", flat=True)
         )
-        if grant is None:
-            return
-        _withdraw([grant.id], WithdrawReason.CANCELLED, timezone.now())
+        if grants:
+            _withdraw(grants, reason, timezone.now())
 
 
 def _withdraw(grant_ids: list[str], reason: str, now: datetime) -> list[str]:

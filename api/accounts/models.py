@@ -34,6 +34,9 @@ class User(AbstractUser):
         max_length=64, unique=True, null=True, blank=True, editable=False
     )
 
+    # Fair use: after repeated no-shows the person's new bookings wait until then.
+    paused_until = models.DateTimeField(null=True, blank=True)
+
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []
 

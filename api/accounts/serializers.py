@@ -1,11 +1,15 @@
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from api.accounts.models import User
-from api.fields import ModelSerializer
+from api.fields import InstantField, ModelSerializer
 from api.organisations.serializers import MyOrganisationSerializer
 
 
@@ -17,6 +21,27 @@ class UserSerializer(ModelSerializer):
         model = User
         fields = ["id", "email", "name", "language", "is_operator", "organisations"]
         read_only_fields = ["id", "email"]
+
+
+class MeSerializer(UserSerializer):
+    """GET /auth/me/: the person, and where they stand under fair use (docs/fair-use.md)."""
+
+    paused_until = serializers.SerializerMethodField()
+    no_shows = serializers.SerializerMethodField()
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "paused_until", "no_shows"]
+
+    def get_paused_until(self, user) -> datetime | None:
+        # A pause that has ended is shown as none.
+        if user.paused_until is None or user.paused_until <= timezone.now():
+            return None
+        return InstantField().to_representation(user.paused_until)
+
+    def get_no_shows(self, user) -> int:
+        """No-shows within the default period (a venue may count in a period of its own)."""
+        since = timezone.now() - timedelta(days=settings.NO_SHOW_PERIOD_DAYS)
+        return user.bookings.filter(no_show_at__gt=since).count()
 
 
 class RegisterSerializer(ModelSerializer):

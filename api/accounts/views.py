@@ -10,7 +10,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.accounts.serializers import RegisterSerializer, TokenRequestSerializer, UserSerializer
+from api.accounts.serializers import (
+    MeSerializer,
+    RegisterSerializer,
+    TokenRequestSerializer,
+    UserSerializer,
+)
 from api.throttles import LOGIN_THROTTLES, RegistrationThrottle
 
 TokenResponse = inline_serializer("TokenResponse", {"token": serializers.CharField()})
@@ -50,7 +55,7 @@ class TokenView(APIView):
 
 
 class MeView(generics.RetrieveUpdateAPIView):
-    serializer_class = UserSerializer
+    serializer_class = MeSerializer
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_object(self):

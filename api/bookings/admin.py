@@ -18,7 +18,7 @@ class BookingRequestAdmin(MadeThroughTheApi, ScopedAdmin):
     list_display = ["id", "user", "space", "start", "end", "status", "reason", "created_at"]
     list_filter = ["status", "reason"]
     search_fields = ["id", "user__email"]
-    raw_id_fields = ["user", "space"]
+    raw_id_fields = ["user", "space", "series", "release_window"]
     readonly_fields = ["status", "reason", "decided_at", "created_at", "queued_at"]
 
 
@@ -28,7 +28,7 @@ class BookingAdmin(MadeThroughTheApi, ScopedAdmin):
     list_filter = ["status", "space__venue"]
     search_fields = ["user__email", "space__name"]
     raw_id_fields = ["user", "space", "request"]
-    readonly_fields = ["blocked", "checked_in_at", "cancelled_at", "created_at"]
+    readonly_fields = ["blocked", "checked_in_at", "cancelled_at", "no_show_at", "created_at"]
     actions = ["cancel"]
 
     @admin.action(description="Cancel the selected bookings")

@@ -8,6 +8,7 @@ class BookingsConfig(AppConfig):
     def ready(self):
         # Imported here, when the models are ready (Django's idiom for app wiring).
         from api.access import alerts
+        from api.bookings import receivers  # noqa: F401 (connects them)
         from api.bookings.conflicts import bookings_in_closures
 
         alerts.source(bookings_in_closures)

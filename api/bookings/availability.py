@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateRange, DateTimeTZRange
 from django.db.models import BigIntegerField, FloatField, Value
@@ -27,6 +28,7 @@ from api.catalogue.models import (
     ExtraOpening,
     LocalDates,
     Space,
+    Venue,
 )
 
 # The values of a space that decide which starts it takes (with its hours), by name.
@@ -193,3 +195,23 @@ def free_intervals(
     space_rules = rules_of(space, start, end)
     busy = rules.widen(bookings_of(space, start, end), space_rules.buffer)
     return rules.free_intervals(space_rules, busy, start, end, now)
+
+
+FAIR_USE_FIELDS = {
+    "max_active_bookings": "MAX_ACTIVE_BOOKINGS_PER_USER",
+    "max_weekly_hours": "MAX_WEEKLY_HOURS_PER_USER",
+    "no_show_after_minutes": "NO_SHOW_AFTER_MINUTES",
+    "no_show_limit": "NO_SHOW_LIMIT",
+    "no_show_period_days": "NO_SHOW_PERIOD_DAYS",
+    "pause_days": "PAUSE_DAYS",
+}
+
+
+def fair_use_of(venue: Venue) -> rules.FairUse:
+    """A venue's fair-use values: its own where it has them, the defaults in settings elsewhere
+    (read at each call, so a changed setting counts at once)."""
+    values = {}
+    for field, name in FAIR_USE_FIELDS.items():
+        own = getattr(venue, field)
+        values[field] = getattr(settings, name) if own is None else own
+    return rules.FairUse(**values)

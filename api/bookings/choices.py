@@ -23,6 +23,13 @@ class RejectReason(models.TextChoices):
     OVER_CAPACITY = "over_capacity", "The party is larger than the space holds."
     ACTIVITY_NOT_OFFERED = "activity_not_offered", "The space does not offer the activity."
     NO_SPACE_AVAILABLE = "no_space_available", "No space matched the request."
+    WEEKLY_HOURS_EXCEEDED = (
+        "weekly_hours_exceeded",
+        "You would book more hours in that week than fair use allows.",
+    )
+    PAUSED = "paused", "Your new bookings are paused after repeated no-shows."
+    LOST_DRAW = "lost_draw", "Others were drawn before you for the slot."
+    SERIES_CANCELLED = "series_cancelled", "The series was cancelled before this was decided."
 
 
 class BookingStatus(models.TextChoices):
@@ -34,3 +41,9 @@ class BookingStatus(models.TextChoices):
     def live(cls) -> list[str]:
         """Statuses that hold the space: a live booking blocks every overlapping one."""
         return [cls.CONFIRMED, cls.COMPLETED]
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting"
+    CONFIRMED = "confirmed"
+    EXPIRED = "expired"

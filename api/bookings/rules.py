@@ -171,6 +171,110 @@ def check_quota(active_bookings: int, limit: int) -> RejectReason | None:
     return RejectReason.QUOTA_EXCEEDED if active_bookings >= limit else None
 
 
+# --- fair use ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FairUse:
+    """A venue's fair-use values (its own, or the defaults in settings; see docs/fair-use.md)."""
+
+    max_active_bookings: int
+    max_weekly_hours: int
+    no_show_after_minutes: int
+    no_show_limit: int
+    no_show_period_days: int
+    pause_days: int
+
+
+def week_of(zone: ZoneInfo, instant: datetime) -> Interval:
+    """The local week (Monday 00:00 to the next Monday 00:00, in the venue's zone) that holds
+    `instant`, as UTC instants: the week the weekly-hours cap counts in."""
+    monday = instant.astimezone(zone).date()
+    monday -= timedelta(days=monday.weekday())
+    return (
+        hours.local_instant(monday, 0, zone),
+        hours.local_instant(monday + timedelta(days=7), 0, zone),
+    )
+
+
+def check_weekly_hours(
+    booked: timedelta, wanted: timedelta, limit_hours: int
+) -> RejectReason | None:
+    """A person books at most `limit_hours` in one local week: what they hold in the week of
+    the start (`booked`) and what they ask for now (`wanted`) together."""
+    if booked + wanted > timedelta(hours=limit_hours):
+        return RejectReason.WEEKLY_HOURS_EXCEEDED
+    return None
+
+
+def check_paused(paused_until: datetime | None, now: datetime) -> RejectReason | None:
+    """A person whose new bookings are paused (for no-shows) gets none until the pause ends."""
+    return RejectReason.PAUSED if paused_until is not None and now < paused_until else None
+
+
+def no_show_at(fair: FairUse, start: datetime) -> datetime:
+    """When a booking whose code the lock has not accepted is released as a no-show."""
+    return start + timedelta(minutes=fair.no_show_after_minutes)
+
+
+def is_no_show(
+    fair: FairUse,
+    start: datetime,
+    end: datetime,
+    checked_in_at: datetime | None,
+    has_lock: bool,
+    now: datetime,
+) -> bool:
+    """Whether a booking is a no-show at `now`: on a space with a lock (only a lock can tell),
+    not checked in, past its no-show time and not yet over."""
+    return has_lock and checked_in_at is None and no_show_at(fair, start) <= now < end
+
+
+def pause_until(fair: FairUse, no_show_times: Sequence[datetime], now: datetime) -> datetime | None:
+    """The end of the pause that the person's no-shows (when each was released) earn now: with
+    `no_show_limit` of them in the last `no_show_period_days`, a pause of `pause_days`."""
+    since = now - timedelta(days=fair.no_show_period_days)
+    recent = [moment for moment in no_show_times if since < moment <= now]
+    if len(recent) >= fair.no_show_limit:
+        return now + timedelta(days=fair.pause_days)
+    return None
+
+
+# --- weekly series -----------------------------------------------------------------------------
+
+# A series spans at most a year, so it holds at most 7 · 53 occurrences.
+SERIES_MAX_DAYS = 366
+
+
+def series_occurrences(
+    zone: ZoneInfo,
+    weekdays: Iterable[int],
+    start_minute: int,
+    end_minute: int,
+    first_date: date,
+    last_date: date,
+) -> list[tuple[date, datetime, datetime]]:
+    """(local date, start, end) of each occurrence of a weekly series: every local date from
+    `first_date` to `last_date` on one of `weekdays` (0 is Monday), at the same wall-clock
+    minutes in the venue's zone whatever its UTC offset that day, so 18:00 stays 18:00 across
+    daylight-saving changes. (A wall-clock time inside a spring-forward gap is read as the zone
+    reads it, an hour on; the grid rule then judges it.)"""
+    days = set(weekdays)
+    found = []
+    day = first_date
+    while day <= last_date:
+        if day.weekday() in days:
+            found.append(
+                (
+                    day,
+                    hours.local_instant(day, start_minute, zone),
+                    hours.local_instant(day, end_minute, zone),
+                )
+            )
+        day += timedelta(days=1)
+    return found
+
+
 # --- the slot grid -----------------------------------------------------------------------------
 
 

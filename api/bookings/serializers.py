@@ -1,20 +1,29 @@
+import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from api.access import services as access
-from api.bookings import availability, rules
-from api.bookings.choices import RejectReason
-from api.bookings.models import Booking, BookingRequest
+from api.bookings import availability, rules, series
+from api.bookings.choices import RejectReason, RequestStatus
+from api.bookings.models import (
+    Booking,
+    BookingRequest,
+    BookingSeries,
+    ReleaseWindow,
+    WaitlistEntry,
+)
 from api.bookings.search import SlotQuery
 from api.catalogue import geo
 from api.catalogue.models import MAX_DURATION_MINUTES, Activity, Space
-from api.catalogue.serializers import PointField
+from api.catalogue.serializers import PointField, WallClockField
 from api.fields import FreeTextField, InstantField, ModelSerializer, OneLineField
 from api.text import validate_one_line
 
@@ -157,6 +166,10 @@ FLEXIBLE_FIELDS = (
 )
 
 
+# What a request and a waitlist entry both show first: what was asked for.
+ASKED_FOR = ("id", "status", "space", "start", "end", "party_size", "activity", *FLEXIBLE_FIELDS)
+
+
 class BookingRequestSerializer(ModelSerializer, CriteriaFields):
     """A direct request (`space`, `start`, `end`) or a flexible one (the criteria instead)."""
 
@@ -177,25 +190,25 @@ class BookingRequestSerializer(ModelSerializer, CriteriaFields):
         min_value=1, max_value=MAX_DURATION_MINUTES, required=False
     )
     booking = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    draw_at = serializers.SerializerMethodField()
 
     class Meta:
         model = BookingRequest
         fields = [
-            "id",
-            "status",
-            "space",
-            "start",
-            "end",
-            "party_size",
-            "activity",
+            *ASKED_FOR,
             "purpose",
-            *FLEXIBLE_FIELDS,
             "booking",
             "reason",
+            "draw_at",
             "created_at",
             "decided_at",
         ]
         read_only_fields = ["id", "status", "booking", "reason", "created_at", "decided_at"]
+
+    def get_draw_at(self, booking_request) -> datetime | None:
+        """When a request that arrived in a release window's collection is drawn."""
+        window = booking_request.release_window
+        return InstantField().to_representation(window.collect_until) if window else None
 
     def validate(self, attrs):
         """The checks a person can be told at once; the worker decides the rest."""
@@ -298,3 +311,202 @@ class BookingSerializer(ModelSerializer):
         request = self.context.get("request")
         grant = access.grant_shown_to(booking, request.user if request else None)
         return AccessSerializer(grant).data if grant else None
+
+
+class OccurrenceSerializer(serializers.Serializer):
+    date = serializers.SerializerMethodField()
+    start = InstantField()
+    end = InstantField()
+    status = serializers.SerializerMethodField()
+    booking = serializers.SerializerMethodField()
+    reason = serializers.CharField(allow_null=True)
+
+    @extend_schema_field(OpenApiTypes.DATE)
+    def get_date(self, occurrence):
+        # Its local date in the venue's zone.
+        return occurrence.start.astimezone(occurrence.space.venue.zone).date()
+
+    def get_status(self, occurrence) -> str:
+        return series.status_of(occurrence)
+
+    def get_booking(self, occurrence) -> int | None:
+        booking = getattr(occurrence, "booking", None)
+        return booking.pk if booking else None
+
+
+class BookingSeriesSerializer(ModelSerializer):
+    """A weekly series: a space on `weekdays` from `start_time` to `end_time` (local wall-clock
+    times in the venue's zone) every week from `first_date` to `last_date`."""
+
+    space = serializers.PrimaryKeyRelatedField(
+        queryset=Space.objects.select_related("venue").prefetch_related(
+            "opening_hours", "activities"
+        )
+    )
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6), min_length=1, max_length=7
+    )
+    start_time = WallClockField(source="start_minute")
+    end_time = WallClockField(source="end_minute")
+    party_size = serializers.IntegerField(min_value=1, max_value=MAX_PARTY)
+    activity = ActivityField(required=False, allow_null=True)
+    status = serializers.SerializerMethodField()
+    occurrences = OccurrenceSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = BookingSeries
+        fields = [
+            "id",
+            "status",
+            "space",
+            "weekdays",
+            "start_time",
+            "end_time",
+            "first_date",
+            "last_date",
+            "party_size",
+            "activity",
+            "occurrences",
+            "created_at",
+            "cancelled_at",
+        ]
+        read_only_fields = ["id", "status", "occurrences", "created_at", "cancelled_at"]
+
+    def get_status(self, instance) -> str:
+        # The occurrences are prefetched by the view.
+        pending = any(o.status == RequestStatus.PENDING for o in instance.occurrences.all())
+        return "pending" if pending else "decided"
+
+    def validate(self, attrs):
+        """What a person can be told at once; each occurrence's own rules (a closure that day,
+        further ahead than the space takes bookings, a clash) are the worker's, per occurrence."""
+        attrs["weekdays"] = sorted(set(attrs["weekdays"]))
+        if attrs["start_minute"] >= 24 * 60:
+            raise error("start_time", _("Must be before 24:00."), "invalid")
+        if attrs["end_minute"] <= attrs["start_minute"]:
+            raise error("end_time", _("Must be after start_time."), "end_before_start")
+        first, last = attrs["first_date"], attrs["last_date"]
+        if last < first:
+            raise error("last_date", _("Must not be before first_date."), "window_order")
+        if (last - first).days > rules.SERIES_MAX_DAYS:
+            raise error(
+                "last_date",
+                _("At most %(days)d days after first_date.") % {"days": rules.SERIES_MAX_DAYS},
+                "window_too_long",
+            )
+        space = attrs["space"]
+        found = rules.series_occurrences(
+            space.venue.zone, attrs["weekdays"], attrs["start_minute"], attrs["end_minute"],
+            first, last,
+        )  # fmt: skip
+        now = timezone.now()
+        found = [occurrence for occurrence in found if occurrence[1] > now]
+        if not found:
+            raise error("first_date", _("No occurrence from now to last_date."), "no_occurrence")
+        start, end = found[0][1:]
+        space_rules = availability.rules_of(space, start, end)
+        activity = attrs.get("activity")
+        # The rules that hold alike for every week: the grid, the duration, the party, the
+        # activity. (Breach names start and end; here they are start_time and end_time.)
+        for concerns, reason in (
+            ("start_time", rules.check_grid(space_rules, start)),
+            ("end_time", rules.check_grid(space_rules, end)),
+            ("end_time", rules.check_duration(space_rules, start, end)),
+            ("party_size", rules.check_capacity(space_rules, attrs["party_size"])),
+            ("activity", rules.check_activity(space_rules, activity and activity.pk)),
+        ):
+            if reason:
+                raise rule_error(rules.Breach(reason, concerns), space_rules, start, now)
+        return attrs
+
+
+class WaitlistEntrySerializer(BookingRequestSerializer):
+    """A place on the waitlist for a slot (`space`, `start`, `end`), or for any space that fits
+    (the criteria of a flexible request); checked at once like a request."""
+
+    purpose = None
+    draw_at = None
+    booking = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = WaitlistEntry
+        fields = [
+            *ASKED_FOR,
+            "booking",
+            "expires_at",
+            "created_at",
+            "decided_at",
+        ]
+        read_only_fields = ["id", "status", "booking", "expires_at", "created_at", "decided_at"]
+
+
+class ReleaseWindowSerializer(ModelSerializer):
+    """A booking period opened with a collection window (docs/fair-use.md). The seed is the
+    operators' until the draw: anyone knowing it early could work out the order."""
+
+    spaces = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Space.objects.all(), required=False
+    )
+    # 31 bits: a seed no one sees before the draw needs no more, and every client reads it.
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+
+    class Meta:
+        model = ReleaseWindow
+        fields = [
+            "id",
+            "venue",
+            "spaces",
+            "period_start",
+            "period_end",
+            "collect_from",
+            "collect_until",
+            "seed",
+            "drawn_at",
+        ]
+        read_only_fields = ["id", "drawn_at"]
+
+    def to_representation(self, instance):
+        shown = super().to_representation(instance)
+        request = self.context.get("request")
+        operator = request is not None and request.user.is_staff
+        if not operator and instance.drawn_at is None:
+            shown["seed"] = None
+        return shown
+
+    def validate(self, attrs):
+        if attrs["period_end"] <= attrs["period_start"]:
+            raise error("period_end", _("Must be after period_start."), "window_order")
+        if attrs["period_end"] - attrs["period_start"] > timedelta(days=rules.SERIES_MAX_DAYS):
+            raise error(
+                "period_end",
+                _("At most %(days)d days after period_start.") % {"days": rules.SERIES_MAX_DAYS},
+                "window_too_long",
+            )
+        if attrs["collect_until"] <= attrs["collect_from"]:
+            raise error("collect_until", _("Must be after collect_from."), "window_order")
+        if attrs["collect_until"] > attrs["period_start"]:
+            raise error(
+                "collect_until", _("The draw must come before period_start."), "draw_too_late"
+            )
+        for space in attrs.get("spaces", []):
+            if space.venue_id != attrs["venue"].pk:
+                raise error("spaces", _("Every space must be the venue's."), "not_the_venues")
+        attrs.setdefault("seed", secrets.randbelow(2**31))
+        return attrs
+
+
+class DrawnSerializer(serializers.Serializer):
+    request = serializers.CharField()
+    user = serializers.IntegerField()
+    outcome = serializers.CharField()
+    booking = serializers.IntegerField(allow_null=True)
+
+
+class DrawSerializer(serializers.Serializer):
+    """A window's draw, for operators: the seed, the order drawn and each request's outcome
+    (empty until the collection closes and the draw is made)."""
+
+    id = serializers.IntegerField()
+    seed = serializers.IntegerField()
+    drawn_at = InstantField(allow_null=True)
+    order = DrawnSerializer(many=True, source="draw")

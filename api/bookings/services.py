@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 from contextlib import nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from auditlog import get_logentry_model
 from django.conf import settings
@@ -19,7 +19,7 @@ from api.access import services as access
 from api.accounts.models import User
 from api.bookings import availability, metrics, rules, search
 from api.bookings.choices import BookingStatus, RejectReason, RequestStatus
-from api.bookings.models import Booking, BookingRequest
+from api.bookings.models import Booking, BookingRequest, ReleaseWindow
 from api.catalogue.models import Space
 from api.notifications import services as notifications
 from api.organisations import scoping
@@ -44,6 +44,11 @@ def request_booking(user: User, idempotency_key: str | None = None, **fields) ->
     never queued is queued now.
     """
     digest = fingerprint(fields)
+    if fields.get("space") is not None:
+        # Inside a release window's collection the request waits for the draw.
+        fields["release_window"] = ReleaseWindow.objects.collecting(
+            fields["space"], fields["start"], timezone.now()
+        )
     if idempotency_key is not None:
         existing = BookingRequest.objects.filter(user=user, idempotency_key=idempotency_key)
         if found := existing.first():
@@ -63,7 +68,8 @@ def request_booking(user: User, idempotency_key: str | None = None, **fields) ->
         return _repeated(found, digest)
     # A request just made has no booking; knowing it spares the 202 response a query.
     BookingRequest.booking.related.set_cached_value(booking_request, None)
-    transaction.on_commit(lambda: queue_once(booking_request.id))
+    if booking_request.release_window is None:
+        transaction.on_commit(lambda: queue_once(booking_request.id))
     return booking_request
 
 
@@ -86,7 +92,7 @@ def _repeated(found: BookingRequest, digest: str) -> BookingRequest:
     # A row from before fingerprints were kept has none to compare.
     if found.fingerprint and found.fingerprint != digest:
         raise KeyReused
-    if found.status == RequestStatus.PENDING:
+    if found.status == RequestStatus.PENDING and not waits_for_draw(found):
         # Queued now if its first call died between its commit and its queueing.
         transaction.on_commit(lambda: queue_once(found.id))
     return found
@@ -121,38 +127,67 @@ def allocate(request_id) -> None:
     Every booking rule is checked again now, so a space edited after the request was queued is
     honoured. A direct request gets its slot or a reason; a flexible one gets the best offer
     that slot search finds now (see docs/discovery.md). Safe to run twice (a redelivered task):
-    the request row is locked and only a pending request is decided.
+    the request row is locked and only a pending request is decided. A request waiting for a
+    release window's draw is left to the draw (api/bookings/release.py).
     """
     with transaction.atomic():
-        booking_request = (
-            # Lock only the request: locking the joined space and venue would serialise
-            # every allocation in a venue.
-            BookingRequest.objects.select_for_update(of=("self",))
-            .select_related("space__venue")
-            .filter(id=request_id, status=RequestStatus.PENDING)
-            .first()
-        )
-        if booking_request is None:
+        booking_request = lock_pending(request_id)
+        if booking_request is None or waits_for_draw(booking_request):
             return
         now = timezone.now()
-        if booking_request.is_flexible:
-            booking, reason = _book_best_offer(booking_request, now)
-        else:
-            booking, reason = _book_as_asked(booking_request, now)
-        if booking is not None:
-            access.create_grant(booking)
-            # A flexible request shows the space and the times it was given.
-            booking_request.space = booking.space
-            booking_request.start, booking_request.end = booking.start, booking.end
-        booking_request.status = RequestStatus.REJECTED if reason else RequestStatus.CONFIRMED
-        booking_request.reason = reason
-        booking_request.decided_at = now
-        booking_request.save(
-            update_fields=["status", "reason", "decided_at", "space", "start", "end"]
-        )
-        notifications.request_decided(booking_request, booking)
+        booking, reason = decide(booking_request, now)
+        record_decision(booking_request, booking, reason, now)
+
+
+def lock_pending(request_id) -> BookingRequest | None:
+    """The request, locked, if it is still pending; call inside a transaction."""
+    return (
+        # Lock only the request: locking the joined space and venue would serialise
+        # every allocation in a venue.
+        BookingRequest.objects.select_for_update(of=("self",))
+        .select_related("space__venue", "series", "release_window")
+        .filter(id=request_id, status=RequestStatus.PENDING)
+        .first()
+    )
+
+
+def waits_for_draw(booking_request: BookingRequest) -> bool:
+    window = booking_request.release_window
+    return window is not None and window.drawn_at is None
+
+
+def decide(booking_request: BookingRequest, now: datetime):
+    """(booking, None), or (None, the reason): what allocate() would decide for the request now,
+    with the booking inserted (and its grant created) when it holds. The caller holds the
+    request's row; the allocation, the waitlist and the draw all decide through here."""
+    if booking_request.series_id and booking_request.series.cancelled_at:
+        return None, RejectReason.SERIES_CANCELLED
+    # Locking the person's row serialises their concurrent requests, so the counts hold.
+    booking_request.user = User.objects.select_for_update().get(pk=booking_request.user_id)
+    if reason := rules.check_paused(booking_request.user.paused_until, now):
+        return None, reason
+    if booking_request.is_flexible:
+        booking, reason = _book_best_offer(booking_request, now)
+    else:
+        booking, reason = _book_as_asked(booking_request, now)
+    if booking is not None:
+        access.create_grant(booking)
+    return booking, reason
+
+
+def record_decision(booking_request: BookingRequest, booking, reason, now: datetime) -> None:
+    """Write the decision on the request, tell its owner and the webhooks, count it."""
+    if booking is not None:
+        # A flexible request shows the space and the times it was given.
+        booking_request.space = booking.space
+        booking_request.start, booking_request.end = booking.start, booking.end
+    booking_request.status = RequestStatus.REJECTED if reason else RequestStatus.CONFIRMED
+    booking_request.reason = reason
+    booking_request.decided_at = now
+    booking_request.save(update_fields=["status", "reason", "decided_at", "space", "start", "end"])
+    notifications.request_decided(booking_request, booking)
     outcome = reason or "confirmed"
-    metrics.DECISIONS.labels(outcome=outcome).inc()
+    transaction.on_commit(lambda: metrics.DECISIONS.labels(outcome=outcome).inc())
     log.info(
         "booking request %s",
         outcome,
@@ -173,7 +208,7 @@ def _book_as_asked(booking_request: BookingRequest, now: datetime):
     )
     if breach is not None:
         return None, breach.reason
-    if reason := _quota_reason(booking_request):
+    if reason := fair_use_reason(booking_request.user, booking_request.space, start, end):
         return None, reason
     booking = _try_to_book(booking_request, booking_request.space, start, end)
     return (booking, None) if booking else (None, RejectReason.SLOT_TAKEN)
@@ -182,28 +217,39 @@ def _book_as_asked(booking_request: BookingRequest, now: datetime):
 def _book_best_offer(booking_request: BookingRequest, now: datetime):
     """(booking, None), or (None, the reason): the offers in slot search's order, each tried
     under the exclusion constraint until one holds; another request that won an offer since the
-    search, or a rule that no longer holds, only moves this one on to the next."""
-    if reason := _quota_reason(booking_request):
-        return None, reason
+    search, or a rule that no longer holds, only moves this one on to the next. Offers that the
+    person's fair-use caps rule out are passed over too; when only those were left, that is the
+    reason."""
     offers = search.search(search.SlotQuery.of_criteria(booking_request), now)
     spaces = {}
+    capped = None
     for offer in offers:
         wanted = (offer.start, offer.end, booking_request.party_size, booking_request.activity_id)
         if rules.breach(offers.rules_of(offer.space), *wanted, now):
             continue
         if offer.space not in spaces:
             spaces[offer.space] = Space.objects.select_related("venue").get(pk=offer.space)
-        booking = _try_to_book(booking_request, spaces[offer.space], offer.start, offer.end)
+        space = spaces[offer.space]
+        if reason := fair_use_reason(booking_request.user, space, offer.start, offer.end):
+            capped = capped or reason
+            continue
+        booking = _try_to_book(booking_request, space, offer.start, offer.end)
         if booking is not None:
             return booking, None
-    return None, RejectReason.NO_SPACE_AVAILABLE
+    return None, capped or RejectReason.NO_SPACE_AVAILABLE
 
 
-def _quota_reason(booking_request: BookingRequest) -> RejectReason | None:
-    # Locking the person's row serialises their concurrent requests, so the count holds.
-    booking_request.user = User.objects.select_for_update().get(pk=booking_request.user_id)
-    return rules.check_quota(
-        active_booking_count(booking_request.user_id), settings.MAX_ACTIVE_BOOKINGS_PER_USER
+def fair_use_reason(
+    user: User, space: Space, start: datetime, end: datetime
+) -> RejectReason | None:
+    """Whether the person's fair-use caps at the space's venue allow one more booking of
+    [start, end): the active bookings they hold, and their hours in that local week."""
+    fair = availability.fair_use_of(space.venue)
+    if reason := rules.check_quota(active_booking_count(user.pk), fair.max_active_bookings):
+        return reason
+    week = rules.week_of(space.venue.zone, start)
+    return rules.check_weekly_hours(
+        booked_between(user.pk, *week), end - start, fair.max_weekly_hours
     )
 
 
@@ -232,6 +278,14 @@ def active_booking_count(user_id: int) -> int:
     ).count()
 
 
+def booked_between(user_id: int, start: datetime, end: datetime) -> timedelta:
+    """How long the person's live bookings that start in [start, end) last together."""
+    total = Booking.objects.filter(
+        user_id=user_id, status__in=BookingStatus.live(), start__gte=start, start__lt=end
+    ).aggregate(total=models.Sum(models.F("end") - models.F("start")))["total"]
+    return total or timedelta(0)
+
+
 def cancel_booking(booking: Booking, by: User | None = None) -> Booking:
     """Cancel a booking that has not ended; cancelling again changes nothing. `by`, when it is
     someone other than the booking's owner (an operator), goes into the audit trail."""
@@ -252,7 +306,18 @@ def cancel_booking(booking: Booking, by: User | None = None) -> Booking:
                     actor_email=by.email,
                     additional_data={"organisation": scoping.organisation_of(booking)},
                 )
+            slot_freed(booking)
     return booking
+
+
+def slot_freed(booking: Booking) -> None:
+    """A booking no longer holds its slot: the waitlist is offered it once this commits."""
+    enqueue_on_commit(
+        "allocation.promote_waitlist",
+        booking.space_id,
+        booking.start.isoformat(),
+        booking.end.isoformat(),
+    )
 
 
 def requeue_stale_requests(limit: int = 1000) -> int:
@@ -263,9 +328,14 @@ def requeue_stale_requests(limit: int = 1000) -> int:
     now = timezone.now()
     with transaction.atomic():
         stale = list(
-            BookingRequest.objects.select_for_update(skip_locked=True)
+            BookingRequest.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(
                 status=RequestStatus.PENDING, queued_at__lt=now - settings.BOOKING_REQUEUE_AFTER
+            )
+            # Those waiting for a draw are the draw's.
+            .filter(
+                models.Q(release_window__isnull=True)
+                | models.Q(release_window__drawn_at__isnull=False)
             )
             .order_by("queued_at")
             .values_list("id", flat=True)[:limit]

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -10,18 +11,28 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
-from api.bookings import search, services
+from api.bookings import search, series, services, waitlist
 from api.bookings.filters import BookingFilter
-from api.bookings.models import Booking, BookingRequest
+from api.bookings.models import (
+    Booking,
+    BookingRequest,
+    BookingSeries,
+    ReleaseWindow,
+    WaitlistEntry,
+)
 from api.bookings.serializers import (
     BookingRequestSerializer,
     BookingSerializer,
+    BookingSeriesSerializer,
+    DrawSerializer,
     OfferSerializer,
+    ReleaseWindowSerializer,
     SlotSearchSerializer,
+    WaitlistEntrySerializer,
 )
 from api.organisations import scoping
 from api.organisations.choices import Role
-from api.permissions import OperatorRole
+from api.permissions import IsOperator, IsOperatorOrReadOnly, OperatorRole
 from api.query import KnownQueryParameters
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -50,7 +61,18 @@ class BookingRequestThrottle(UserRateThrottle):
         return settings.BOOKING_REQUEST_RATE
 
 
+class ThrottledCreate:
+    """Asking for a booking, a series or a place on the waitlist counts against one rate per
+    person."""
+
+    def get_throttles(self):
+        if self.action == "create" and settings.THROTTLING:
+            return [BookingRequestThrottle()]
+        return []
+
+
 class BookingRequestViewSet(
+    ThrottledCreate,
     KnownQueryParameters,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -66,12 +88,9 @@ class BookingRequestViewSet(
         if getattr(self, "swagger_fake_view", False):
             return BookingRequest.objects.none()
         # Another person's request is a 404, not a 403: its existence is not shown either.
-        return BookingRequest.objects.filter(user=self.request.user).select_related("booking")
-
-    def get_throttles(self):
-        if self.action == "create" and settings.THROTTLING:
-            return [BookingRequestThrottle()]
-        return []
+        return BookingRequest.objects.filter(user=self.request.user).select_related(
+            "booking", "release_window"
+        )
 
     @extend_schema(
         parameters=[IDEMPOTENCY_KEY],
@@ -151,3 +170,84 @@ class SlotSearchView(KnownQueryParameters, GenericAPIView):
         criteria.is_valid(raise_exception=True)
         page = self.paginate_queryset(search.search(criteria.query()))
         return self.get_paginated_response(OfferSerializer(page, many=True).data)
+
+
+class BookingSeriesViewSet(
+    ThrottledCreate,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Weekly series, each occurrence decided like a request of its own; a person sees theirs."""
+
+    serializer_class = BookingSeriesSerializer
+    filterset_fields = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return BookingSeries.objects.none()
+        occurrences = BookingRequest.objects.select_related("booking", "space__venue")
+        return BookingSeries.objects.filter(user=self.request.user).prefetch_related(
+            Prefetch("occurrences", queryset=occurrences.order_by("start"))
+        )
+
+    @extend_schema(responses={202: BookingSeriesSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        made = series.request_series(request.user, **serializer.validated_data)
+        made = self.get_queryset().get(pk=made.pk)
+        return Response(
+            self.get_serializer(made).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/booking-series/{made.pk}/"},
+        )
+
+    @extend_schema(request=None, responses=BookingSeriesSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancels every occurrence that has not started; one occurrence: cancel its booking."""
+        series.cancel_series(self.get_object())
+        return Response(self.get_serializer(self.get_queryset().get(pk=pk)).data)
+
+
+class WaitlistViewSet(
+    ThrottledCreate,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """A person's places on the waitlist; a freed slot goes to the first that can take it."""
+
+    serializer_class = WaitlistEntrySerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return WaitlistEntry.objects.none()
+        return WaitlistEntry.objects.filter(user=self.request.user).select_related("booking")
+
+    def perform_create(self, serializer):
+        serializer.instance = waitlist.join(self.request.user, **serializer.validated_data)
+
+
+class ReleaseWindowViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Booking periods opened with a collection window: anyone reads them, operators open
+    them, and operators read each draw."""
+
+    queryset = ReleaseWindow.objects.prefetch_related("spaces")
+    serializer_class = ReleaseWindowSerializer
+    permission_classes = [IsOperatorOrReadOnly]
+    filterset_fields = ["venue"]
+
+    @extend_schema(responses=DrawSerializer)
+    @action(detail=True, permission_classes=[IsOperator])
+    def draw(self, request, pk=None):
+        return Response(DrawSerializer(self.get_object()).data)

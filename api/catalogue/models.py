@@ -49,6 +49,23 @@ class Venue(models.Model):
     timezone = models.CharField(
         max_length=64, default="Europe/Helsinki", validators=[validate_timezone]
     )
+    # Fair use (docs/fair-use.md): the venue's own values, or NULL for the defaults in settings.
+    max_active_bookings = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    max_weekly_hours = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    no_show_after_minutes = models.PositiveIntegerField(null=True, blank=True)
+    no_show_limit = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    no_show_period_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    pause_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
 
     organisation_path = "organisation"
 

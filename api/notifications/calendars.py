@@ -12,7 +12,9 @@ from django.conf import settings
 from django.utils import timezone
 from icalendar import Calendar, Event
 
-from api.bookings.models import Booking
+from api.bookings import series as booking_series
+from api.bookings.choices import BookingStatus
+from api.bookings.models import Booking, BookingRequest, BookingSeries
 from api.catalogue.models import Space
 from api.notifications import texts
 from api.text import one_line
@@ -100,3 +102,43 @@ def personal_ics(user, bookings: Iterable[Booking]) -> bytes:
     """A person's bookings, for a calendar subscription; the codes stay in the app and mail."""
     events = [_owner_event(booking, user.language, None) for booking in bookings]
     return _calendar("FlexiSpace", events).to_ical()
+
+
+ICAL_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def series_ics(series: BookingSeries, occurrences: list[BookingRequest]) -> bytes:
+    """A weekly series as one event that recurs (RRULE) at its local wall-clock time, with an
+    EXDATE for every occurrence not booked (refused, cancelled, not yet decided), so a calendar
+    shows exactly the weeks the person holds. Each booked occurrence also has its own event and
+    code (booking_ics)."""
+    space, venue = series.space, series.space.venue
+    zone = venue.zone
+    planned = booking_series.occurrences_of(series)
+    _, first_start, first_end = planned[0]
+    booked = {
+        occurrence.start
+        for occurrence in occurrences
+        if booking_series.status_of(occurrence) in BookingStatus.live()
+    }
+    event = Event()
+    event.add("uid", f"series-{series.pk}@flexispace")
+    event.add("dtstamp", timezone.now().astimezone(UTC))
+    event.add("dtstart", first_start.astimezone(zone))
+    event.add("dtend", first_end.astimezone(zone))
+    event.add(
+        "rrule",
+        {
+            "freq": "weekly",
+            "byday": [ICAL_WEEKDAYS[day] for day in series.weekdays],
+            "until": planned[-1][1].astimezone(UTC),
+        },
+    )
+    for _, start, _ in planned:
+        if start not in booked:
+            event.add("exdate", start.astimezone(zone))
+    event.add("summary", one_line(f"{space.name}, {venue.name}"))
+    event.add("location", one_line(f"{space.name}, {venue.name}, {venue.address}"))
+    words = texts.words(series.user.language)
+    event.add("description", f"{words['address']}: {one_line(venue.address)}")
+    return _calendar(f"FlexiSpace {space.name}", [event]).to_ical()

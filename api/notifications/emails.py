@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
 from api.bookings.alternatives import alternatives
@@ -78,6 +78,9 @@ def build_message(
             for alt in alternatives
         ],
         "lead": _lead(notification.reminder_minutes, language),
+        # Fair use: a booking released as a no-show, and the pause the person is under.
+        "no_show": texts.no_show_in_words(language) if booking and booking.no_show_at else "",
+        "pause_note": texts.pause_note(_pause_of(notification.recipient), zone, language),
         "public_url": settings.PUBLIC_URL,
     }
     base = f"notifications/email/{template}"
@@ -107,6 +110,12 @@ def build_message(
     return message
 
 
+def _pause_of(person):
+    """The end of the person's pause from new bookings, if one is running."""
+    until = person.paused_until
+    return until if until is not None and until > timezone.now() else None
+
+
 def _lead(minutes: int, language: str) -> str:
     """How long before the start a reminder is: '24 tunnin', '2 timmar', '30 minutes'."""
     if not minutes:
@@ -120,7 +129,7 @@ def _lead(minutes: int, language: str) -> str:
 
 def rejected_alternatives(request: BookingRequest, limit: int = 3) -> list[Alternative]:
     """Up to `limit` free slots like the ones a rejected request wanted (bookings.alternatives)."""
-    if request.reason == RejectReason.QUOTA_EXCEEDED:
+    if request.reason in (RejectReason.QUOTA_EXCEEDED, RejectReason.PAUSED):
         return []  # any other slot would be refused for the same reason
     offers = alternatives(request, limit=limit)
     spaces = Space.objects.select_related("venue").in_bulk({offer.space for offer in offers})

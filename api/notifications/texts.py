@@ -30,7 +30,17 @@ REASONS = {
     "over_capacity": _("Your party is larger than the space holds."),
     "activity_not_offered": _("The space no longer offers the activity."),
     "no_space_available": _("No space matched your request."),
+    "weekly_hours_exceeded": _("You would book more hours in that week than fair use allows."),
+    "paused": _("Your new bookings are paused after repeated no-shows."),
+    "lost_draw": _("In the draw, others were drawn before you for the slot."),
+    "series_cancelled": _("The series was cancelled before this occurrence was decided."),
 }
+# Fair use: why a booking was released, and until when a person's new bookings wait.
+NO_SHOW = _(
+    "The door code was not used in time after the start, so the booking was released "
+    "for others (a no-show)."
+)
+PAUSED_UNTIL = _("Your new bookings are paused until %(until)s after repeated no-shows.")
 UNKNOWN_REASON = _("The request could not be accepted.")
 
 
@@ -56,6 +66,17 @@ DAY_FORMAT = pgettext_lazy("date format of a day in mails", "D j M Y")
 TIME_FORMAT = pgettext_lazy("time format in mails", "H:i")
 SAME_DAY = _("%(day)s, %(start)s–%(end)s")  # noqa: RUF001
 OVERNIGHT = _("%(day)s, %(start)s – %(end_day)s, %(end)s")  # noqa: RUF001
+MOMENT = _("%(day)s, %(time)s")
+
+
+def local_moment(instant: datetime, zone: ZoneInfo, language: str) -> str:
+    """'ti 1.12.2026 klo 18.00', 'tis 1.12.2026 kl. 18.00', 'Tue 1 Dec 2026, 18:00'."""
+    instant = instant.astimezone(zone)
+    with translation.override(language_of(language)):
+        return str(MOMENT) % {
+            "day": dateformat.format(instant, str(DAY_FORMAT)),
+            "time": dateformat.format(instant, str(TIME_FORMAT)),
+        }
 
 
 def local_span(start: datetime, end: datetime, zone: ZoneInfo, language: str) -> str:
@@ -81,3 +102,17 @@ def booking_url(booking) -> str:
     """The booking on the citizen's page, where its owner, once logged in, sees and cancels
     it (the API's own URL needs a token that a mail or a calendar cannot carry)."""
     return f"{settings.PUBLIC_URL}/#booking-{booking.pk}"
+
+
+def no_show_in_words(language: str) -> str:
+    with translation.override(language_of(language)):
+        return str(NO_SHOW)
+
+
+def pause_note(paused_until: datetime | None, zone: ZoneInfo, language: str) -> str:
+    """'Your new bookings are paused until …' in the venue's zone, or '' without a pause."""
+    if paused_until is None:
+        return ""
+    until = local_moment(paused_until, zone, language)
+    with translation.override(language_of(language)):
+        return str(PAUSED_UNTIL) % {"until": until}

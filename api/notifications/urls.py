@@ -12,6 +12,11 @@ urlpatterns = [
         name="booking-calendar",
     ),
     path(
+        "booking-series/<uuid:pk>/calendar.ics",
+        views.SeriesCalendarView.as_view(),
+        name="booking-series-calendar",
+    ),
+    path(
         "calendar/<str:token>.ics", views.PersonalCalendarView.as_view(), name="personal-calendar"
     ),
 ]

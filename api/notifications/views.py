@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from api.accounts.models import User, calendar_token_digest
 from api.bookings.choices import BookingStatus
-from api.bookings.models import Booking
+from api.bookings.models import Booking, BookingSeries
 from api.catalogue.models import Space
 from api.notifications import calendars, services
 from api.notifications.choices import DeliveryState
@@ -101,6 +101,19 @@ class BookingCalendarView(CalendarView):
         )
         body = calendars.booking_ics(booking, services.access_code(booking))
         return ics_response(body, f"booking-{booking.pk}.ics", "private, no-store")
+
+
+class SeriesCalendarView(CalendarView):
+    """A weekly series as one recurring event, without what was not booked: for its owner."""
+
+    @extend_schema(responses=ICS)
+    def get(self, request, pk):
+        series = get_object_or_404(
+            BookingSeries.objects.select_related("space__venue", "user"), pk=pk, user=request.user
+        )
+        occurrences = series.occurrences.select_related("booking").order_by("start")
+        body = calendars.series_ics(series, list(occurrences))
+        return ics_response(body, f"series-{series.pk}.ics", "private, no-store")
 
 
 class PersonalCalendarView(CalendarView):

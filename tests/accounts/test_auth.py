@@ -90,6 +90,8 @@ def test_me_shows_and_changes_name_and_language_only(as_owner, owner):
         "language": "fi",
         "is_operator": False,
         "organisations": [],
+        "paused_until": None,
+        "no_shows": 0,
     }
     response = as_owner.patch(
         "/api/v1/auth/me/",

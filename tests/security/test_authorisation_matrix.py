@@ -161,6 +161,23 @@ MATRIX: dict[str, Row] = {
     "booking-detail": Row(kwargs=pk("booking"), expect={"GET": OWNER_AND_OPERATORS(200)}),
     "booking-cancel": Row(kwargs=pk("booking"), expect={"POST": OWNER_AND_OPERATORS(200)}),
     "booking-calendar": Row(kwargs=pk("booking"), expect={"GET": OWNER(200)}),
+    # --- series, waitlist, release windows -----------------------------------------------
+    "booking-series-list": Row(
+        expect={"GET": USERS(200), "POST": USERS(202)}, body=lambda w: w.series_body()
+    ),
+    "booking-series-detail": Row(kwargs=pk("series"), expect={"GET": OWNER(200)}),
+    "booking-series-cancel": Row(kwargs=pk("series"), expect={"POST": OWNER(200)}),
+    "booking-series-calendar": Row(kwargs=pk("series"), expect={"GET": OWNER(200)}),
+    "waitlist-list": Row(
+        expect={"GET": USERS(200), "POST": USERS(201)}, body=lambda w: w.booking_request_body()
+    ),
+    "waitlist-detail": Row(kwargs=pk("waitlist_entry"), expect={"DELETE": OWNER(204)}),
+    "release-window-list": Row(
+        expect={"GET": ANYONE(200), "POST": OPERATORS(201)},
+        body=lambda w: w.release_window_body(),
+    ),
+    "release-window-detail": Row(kwargs=pk("release_window"), expect={"GET": ANYONE(200)}),
+    "release-window-draw": Row(kwargs=pk("release_window"), expect={"GET": OPERATORS(200)}),
     # --- locks and alerts -------------------------------------------------------------------
     "lock-list": Row(
         expect={"GET": OPERATORS(200), "POST": OPERATORS(201)},

@@ -8,11 +8,19 @@ from datetime import timedelta
 
 from django.apps import apps
 from django.db import transaction
+from django.utils import timezone
 
 from api.access import services as access
 from api.access.models import Grant, Lock
 from api.accounts.models import User
-from api.bookings.models import Booking, BookingRequest
+from api.bookings import series, waitlist
+from api.bookings.models import (
+    Booking,
+    BookingRequest,
+    BookingSeries,
+    ReleaseWindow,
+    WaitlistEntry,
+)
 from api.catalogue.models import Activity, Closure, ExtraOpening, Space, Venue
 from api.notifications.models import Webhook
 from api.organisations.models import Membership, Organisation
@@ -48,6 +56,9 @@ class World:
     closure: Closure
     venue_closure: Closure
     opening: ExtraOpening
+    series: BookingSeries
+    waitlist_entry: WaitlistEntry
+    release_window: ReleaseWindow
     organisation: Organisation
     admin: User
     manager: User
@@ -68,6 +79,33 @@ class World:
             "end": end.isoformat(),
             "party_size": 4,
             "activity": self.activity.slug,
+        }
+        return {**body, **changes}
+
+    def series_body(self, **changes) -> dict:
+        """A series the API accepts: every evening, 18 to 19 local, of a week from 3 days on."""
+        first = (timezone.now() + timedelta(days=3)).astimezone(self.venue.zone).date()
+        body = {
+            "space": self.space.pk,
+            "weekdays": list(range(7)),
+            "start_time": "18:00",
+            "end_time": "19:00",
+            "first_date": first.isoformat(),
+            "last_date": (first + timedelta(days=6)).isoformat(),
+            "party_size": 4,
+            "activity": self.activity.slug,
+        }
+        return {**body, **changes}
+
+    def release_window_body(self, **changes) -> dict:
+        body = {
+            "venue": self.venue.pk,
+            "spaces": [self.space.pk],
+            "period_start": later(30),
+            "period_end": later(40),
+            "collect_from": later(10),
+            "collect_until": later(20),
+            "seed": 7,
         }
         return {**body, **changes}
 
@@ -102,6 +140,20 @@ def build_world() -> World:
         events=["request.decided"],
         created_by=members["admin"].user,
     )
+    # Five days on, clear of the world's other bookings and requests; decided here, so a
+    # worker that gets its task later finds nothing left to do.
+    first = (timezone.now() + timedelta(days=5)).astimezone(space.venue.zone).date()
+    owners_series = series.request_series(
+        owner,
+        space=space,
+        weekdays=[first.weekday()],
+        start_minute=18 * 60,
+        end_minute=19 * 60,
+        first_date=first,
+        last_date=first,
+        party_size=4,
+    )
+    series.allocate_series(owners_series.pk)
     return World(
         owner=owner,
         other=other,
@@ -118,6 +170,16 @@ def build_world() -> World:
         closure=Closure.objects.create(space=space, **CLOSED_FOR_CHRISTMAS),
         venue_closure=Closure.objects.create(venue=space.venue, **CLOSED_FOR_CHRISTMAS),
         opening=ExtraOpening.objects.create(space=space, date="2027-06-19", opens=600, closes=960),
+        series=owners_series,
+        waitlist_entry=waitlist.join(owner, space=space, start=start, end=end, party_size=4),
+        release_window=ReleaseWindow.objects.create(
+            venue=space.venue,
+            period_start=next_slot()[0] + timedelta(days=30),
+            period_end=next_slot()[0] + timedelta(days=40),
+            collect_from=next_slot()[0] + timedelta(days=10),
+            collect_until=next_slot()[0] + timedelta(days=20),
+            seed=7,
+        ),
         organisation=organisation,
         admin=members["admin"].user,
         manager=members["manager"].user,
@@ -153,6 +215,9 @@ def fill(path: str, world: World) -> str:
         "webhooks": world.webhook.pk,
         "calendar": world.calendar_secret,
         "openings": world.opening.pk,
+        "booking-series": world.series.pk,
+        "waitlist": world.waitlist_entry.pk,
+        "release-windows": world.release_window.pk,
         "organisations": world.organisation.pk,
         "members": world.membership.pk,
     }
