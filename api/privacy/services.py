@@ -20,7 +20,7 @@ from api.accounts.models import User
 from api.audit.models import AuditEntry
 from api.bookings import services as bookings
 from api.bookings.choices import BookingStatus, RequestStatus
-from api.bookings.models import Booking, BookingRequest
+from api.bookings.models import Booking, BookingRequest, BookingSeries, WaitlistEntry
 from api.notifications.models import Notification, Webhook
 from api.organisations.models import Membership
 
@@ -29,6 +29,8 @@ EXPORTED = {
     "account": (User, "pk"),
     "requests": (BookingRequest, "user"),
     "bookings": (Booking, "user"),
+    "series": (BookingSeries, "user"),
+    "waitlist": (WaitlistEntry, "user"),
     "access": (Grant, "booking__user"),
     "notifications": (Notification, "recipient"),
     "organisations": (Membership, "user"),
@@ -105,6 +107,9 @@ def erase(user: User) -> None:
         bookings.cancel_booking(booking)
     with transaction.atomic():
         anonymise(Booking.objects.filter(user=user), BookingRequest.objects.filter(user=user))
+        # The person's series go with the account; the occurrences kept for statistics leave
+        # them first (deleting a series would take its requests, which bookings keep).
+        BookingRequest.objects.filter(series__user=user).update(series=None)
         # Deleted first, so that the audit entries of their removal exist when the account's
         # deletion leaves every entry of theirs without the person.
         Membership.objects.filter(user=user).delete()

@@ -44,6 +44,10 @@ def organisation_webhook(w: World) -> dict:
 
 SCOPE: dict[tuple[str, str], Cell] = {
     ("activity-list", "POST"): Cell("city"),
+    # Release windows and their draws stay city-wide for now (issue 11 built them before
+    # organisations existed; docs/fair-use.md).
+    ("release-window-list", "POST"): Cell("city"),
+    ("release-window-draw", "GET"): Cell("city"),
     ("venue-list", "POST"): Cell("admin"),
     ("space-list", "POST"): Cell("manager"),
     ("space-detail", "PATCH"): Cell("manager"),
