@@ -28,6 +28,8 @@ def book(space, user, start=None, minutes=60):
 
 
 def reported(lock, version, grant_ids):
+    """A report of `version`, which the backend is made to have published."""
+    Lock.objects.filter(pk=lock.pk, desired_version__lt=version).update(desired_version=version)
     return {"schema": 1, "lock_id": lock.id, "applied_version": version, "grant_ids": grant_ids}
 
 

@@ -177,7 +177,13 @@ def test_duplicated_reordered_replayed_and_forged_messages_change_nothing(fleet,
         listener.publish(topic(lock.id, "desired"), protocol.encode(forged))
         wait_for(lambda: len(virtual.rejected) >= rejected + 2, message="both refused")
         assert fleet.call(lambda: sorted(g["grant_id"] for g in virtual.grants)) == held
-        assert virtual.applied_version == applied
+        # The backend saw them on the lock's topic and published its own state again.
+        wait_for(
+            lambda: in_sync(lock)() and Lock.objects.get(pk=lock.pk).applied_version > applied,
+            message="the backend's own state again",
+        )
+        applied = Lock.objects.get(pk=lock.pk).applied_version
+        assert fleet.call(lambda: sorted(g["grant_id"] for g in virtual.grants)) == held
         # A report replayed to the backend changes nothing either.
         stale = {"schema": 1, "lock_id": lock.id, "applied_version": 1, "grant_ids": []}
         listener.publish(topic(lock.id, "reported"), protocol.encode(stale))
@@ -186,7 +192,8 @@ def test_duplicated_reordered_replayed_and_forged_messages_change_nothing(fleet,
             lambda: LockCommand.objects.get(pk=marker.pk).state == CommandState.ACKED,
             message="a later message handled",
         )
-        assert Lock.objects.get(pk=lock.pk).applied_version == applied
+        # (Not back to 1; it may have moved on as the backend restored its own states.)
+        assert Lock.objects.get(pk=lock.pk).applied_version >= applied
         assert Grant.objects.filter(lock=lock, state=GrantState.PROVISIONED).count() == 3
     finally:
         # Leave no retained state on the broker for this run's topics.
