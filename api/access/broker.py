@@ -16,6 +16,8 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import pwd
 import queue
 import secrets
 import threading
@@ -185,7 +187,21 @@ def write_config(directory: Path, port: int, bind: str, plugin: str) -> list[Pat
     security.write_text(json.dumps(security_file(admin, backend, settings.MQTT_TOPIC_ROOT)))
     security.chmod(0o600)  # password hashes
     config.write_text(mosquitto_conf(directory, port, bind, plugin))
+    _give_to_the_broker([directory, config, security])
     return [config, security]
+
+
+def _give_to_the_broker(paths: list[Path]) -> None:
+    """Started as root, Mosquitto runs as its own user: that user must read the files and
+    write the directory (persistence, and the plugin saves every account change)."""
+    if os.geteuid() != 0:
+        return
+    try:
+        user = pwd.getpwnam("mosquitto")
+    except KeyError:
+        return  # no such user here (a container's entrypoint hands them over itself)
+    for path in paths:
+        os.chown(path, user.pw_uid, user.pw_gid)
 
 
 # --- the admin account, live ------------------------------------------------------------------
@@ -304,32 +320,63 @@ def _delete_commands(lock_id: str) -> list[dict]:
 
 def sync(passwords: dict[str, str]) -> dict[str, int]:
     """Make the broker's lock accounts exactly `passwords` ({lock id: password}): create the
-    missing, delete the others, and set every role and password again (drift)."""
+    missing, delete the others, and put right what drifted on the rest (password, role, ACL)
+    without disconnecting them."""
+    root = settings.MQTT_TOPIC_ROOT
     with Admin() as admin:
         [listing] = admin.run([{"command": "listRoles", "verbose": False, "count": -1}])
-        roles = listing.get("data", {}).get("roles", [])
         on_broker = {
-            name[len(LOCK_ROLE_PREFIX) :] for name in roles if name.startswith(LOCK_ROLE_PREFIX)
+            name[len(LOCK_ROLE_PREFIX) :]
+            for name in listing.get("data", {}).get("roles", [])
+            if name.startswith(LOCK_ROLE_PREFIX)
         }
         extra = sorted(on_broker - set(passwords))
         admin.run(
             [command for lock_id in extra for command in _delete_commands(lock_id)],
             tolerate=("not found",),
         )
-        # Existing accounts are re-made from scratch: whatever drifted is put right.
-        admin.run(
-            [command for lock_id in sorted(passwords) for command in _delete_commands(lock_id)],
+        present = sorted(set(passwords) & on_broker)
+        clients = admin.run(
+            [{"command": "getClient", "username": lock_id} for lock_id in present],
             tolerate=("not found",),
         )
-        admin.run(
-            [
-                command
-                for lock_id, password in sorted(passwords.items())
-                for command in _lock_commands(lock_id, password)
-            ]
+        roles = admin.run(
+            [{"command": "getRole", "rolename": f"{LOCK_ROLE_PREFIX}{i}"} for i in present]
         )
-    return {
-        "created": len(set(passwords) - on_broker),
-        "deleted": len(extra),
-        "kept": len(set(passwords) & on_broker),
-    }
+        kept, repairs = [], []
+        for lock_id, client, role in zip(present, clients, roles, strict=True):
+            if client.get("error"):
+                continue  # a role without its client: made again below
+            kept.append(lock_id)
+            repairs += _repairs(root, lock_id, passwords[lock_id], client, role)
+        admin.run(repairs)
+        # Accounts missing, or half there: made again from nothing.
+        missing = sorted(set(passwords) - set(kept))
+        admin.run(
+            [command for lock_id in missing for command in _delete_commands(lock_id)],
+            tolerate=("not found",),
+        )
+        admin.run([command for i in missing for command in _lock_commands(i, passwords[i])])
+    return {"created": len(missing), "deleted": len(extra), "kept": len(kept)}
+
+
+def _repairs(root: str, lock_id: str, password: str, client: dict, role: dict) -> list[dict]:
+    """The commands that give an existing lock account its password, role and ACL again."""
+    wanted = lock_role(root, lock_id)
+    name = wanted["rolename"]
+    have = {(a["acltype"], a["topic"]) for a in role["data"]["role"].get("acls", []) if a["allow"]}
+    want = {(a["acltype"], a["topic"]) for a in wanted["acls"]}
+    denied = {(a["acltype"], a["topic"]) for a in role["data"]["role"].get("acls", [])} - have
+    commands = [
+        {"command": "removeRoleACL", "rolename": name, "acltype": acltype, "topic": topic}
+        for acltype, topic in sorted((have - want) | denied)
+    ]
+    commands += [
+        {"command": "addRoleACL", "rolename": name, **_acl(acltype, topic)}
+        for acltype, topic in sorted(want - have)
+    ]
+    commands.append({"command": "setClientPassword", "username": lock_id, "password": password})
+    held = {r["rolename"] for r in client["data"]["client"].get("roles", [])}
+    if name not in held:
+        commands.append({"command": "addClientRole", "username": lock_id, "rolename": name})
+    return commands
