@@ -40,6 +40,8 @@ BATCH = 1000
 # How much of a dropped payload the log shows.
 SHOWN = 200
 RETRY_AFTER = (0.5, 1, 2, 5)
+# Seconds after a (re)connect, and an empty inbox, before looking for missing retained states.
+AUDIT_AFTER = 5.0
 
 
 @dataclass
@@ -60,6 +62,10 @@ class Gateway:
         self.ignored = 0
         # The highest genuine version seen on each lock's desired topic (replays are lower).
         self.desired_seen: dict[str, int] = {}
+        # After each (re)connect: the locks whose retained desired state arrived, and when to
+        # look for those whose did not (a broker restarted from an older save lost it).
+        self.desired_heard: set[str] = set()
+        self.audit_at: float | None = None
 
     def run(self) -> None:
         # A persistent session: what the locks send while the gateway restarts waits for it.
@@ -80,6 +86,8 @@ class Gateway:
                     for message in batch:
                         if message.qos:
                             client.ack(message.mid, message.qos)
+                if not batch and self.audit_at is not None and time.monotonic() > self.audit_at:
+                    self._audit_retained()
         finally:
             client.disconnect()
             client.loop_stop()
@@ -94,7 +102,22 @@ class Gateway:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if not reason_code.is_failure:
+            self.desired_heard = set()
+            self.audit_at = time.monotonic() + AUDIT_AFTER
             client.subscribe([(protocol.subscription(self.root, kind), 1) for kind in self.kinds])
+
+    def _audit_retained(self) -> None:
+        """Once the retained states of a new connection are in (the inbox is empty): publish
+        again to every published lock whose topic had none."""
+        from api.access import services
+
+        try:
+            services.restore_missing_desired(self.desired_heard)
+        except (OperationalError, InterfaceError) as error:
+            log.error("database error, the retained states checked later: %s", error)
+            connection.close()
+            return
+        self.audit_at = None
 
     def _take(self) -> list[Inbound]:
         try:
@@ -206,6 +229,7 @@ class Gateway:
                     extra={"lock_id": lock_id, "grant_id": event.grant_id or None},
                 )  # fmt: skip
         elif kind == "desired":
+            self.desired_heard.add(lock_id)
             seen = self.desired_seen.get(lock_id)
             version = services.restore_desired(lock_id, message, seen)
             if version is not None:

@@ -222,7 +222,7 @@ class LockEvent(models.Model):
     event_id = models.CharField(max_length=80)
     type = models.CharField(max_length=20)
     result = models.CharField(max_length=20, blank=True)
-    grant_id = models.CharField(max_length=40, blank=True)
+    grant_id = models.CharField(max_length=64, blank=True)
     at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     payload = models.JSONField()

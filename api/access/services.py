@@ -785,6 +785,20 @@ def restore_desired(lock_id: str, payload: bytes, seen: int | None) -> int | Non
     return seen
 
 
+def restore_missing_desired(heard: set[str]) -> list[str]:
+    """Publish again to the published locks whose topic held no retained desired state when
+    the gateway subscribed (`heard`: those that did), as after a broker restarted from an
+    older save. Returns the locks asked for."""
+    missing = [
+        lock_id
+        for lock_id in Lock.objects.filter(desired_version__gt=0).values_list("id", flat=True)
+        if lock_id not in heard
+    ]
+    if missing:
+        log.warning("%d locks had no retained desired state: publishing again", len(missing))
+    return request_publish(missing)
+
+
 # --- what a booking shows ---------------------------------------------------------------------
 
 
