@@ -30,7 +30,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("directory", type=Path)
+        parser.add_argument("directory")
         parser.add_argument("--port", type=int, default=1883)
         parser.add_argument(
             "--bind", default="127.0.0.1", help="The listener's address (default 127.0.0.1)."
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, directory, port, bind, plugin, force, **options):
-        directory = directory.resolve()
+        directory = Path(directory).resolve()
         if (directory / "mosquitto.conf").exists() and not force:
             raise CommandError(
                 f"{directory} holds a broker configuration already; --force replaces it "
