@@ -51,16 +51,23 @@ def join(fleet, lock) -> VirtualLock:
     return virtual
 
 
-@pytest.fixture
-def gateway(celery_worker):
+def start_gateway(name: str = "gateway", **env):
+    """The gateway as its own process, against the test database; `env` adds variables."""
     port = free_port()
     process = start_process(
-        "gateway",
+        name,
         [sys.executable, "manage.py", "gateway"],
         ready="gateway subscribed",
         METRICS_PORT=str(port),
+        **env,
     )
     process.metrics_url = f"http://127.0.0.1:{port}/metrics"
+    return process
+
+
+@pytest.fixture
+def gateway(celery_worker):
+    process = start_gateway()
     yield process
     stop_process(process)
 
@@ -128,21 +135,9 @@ def acl_broker(settings):
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def acl_broker_env(broker: AclBroker) -> dict:
-    return {"MQTT_URL": broker.backend_url, "MQTT_ADMIN_URL": broker.admin_url}
-
-
-def gateway_on(broker: AclBroker, **env):
-    port = free_port()
-    process = start_process(
-        "gateway",
-        [sys.executable, "manage.py", "gateway"],
-        ready="gateway subscribed",
-        METRICS_PORT=str(port),
-        **acl_broker_env(broker),
-        **env,
-    )
-    return process
+def gateway_on(broker: AclBroker):
+    """The gateway on the test's own broker, as the backend account."""
+    return start_gateway(MQTT_URL=broker.backend_url, MQTT_ADMIN_URL=broker.admin_url)
 
 
 def connect_as(broker: AclBroker, username: str | None, password: str | None, **handlers):

@@ -17,9 +17,9 @@ from api.access.models import Lock
 from devices import protocol
 from devices.mqtt import NotPublished, connect_and_wait, make_client
 from devices.simulator import Fleet, VirtualLock
-from tests.access.conftest import enrol, gateway_on, new_lock_id
+from tests.access.conftest import enrol, gateway_on, new_lock_id, start_gateway
 from tests.access.test_on_the_broker import Listener, topic
-from tests.conftest import child_database_url, free_port, start_process, stop_process, wait_for
+from tests.conftest import child_database_url, start_process, stop_process, wait_for
 from tests.factories import BookingFactory, SpaceFactory
 from tests.settings import RUN
 
@@ -208,10 +208,7 @@ def test_a_retained_desired_state_overwritten_erased_or_replayed_is_restored(gat
 def test_the_gateway_and_the_simulator_outlive_their_database_connections(celery_worker, tmp_path):
     name = f"{RUN}-outlives"
     url = f"{child_database_url()}?application_name={name}"
-    gateway = start_process(
-        "gateway-outlives", [sys.executable, "manage.py", "gateway"], ready="gateway subscribed",
-        DATABASE_URL=url, METRICS_PORT=str(free_port()),
-    )  # fmt: skip
+    gateway = start_gateway("gateway-outlives", DATABASE_URL=url)
     simulator = start_process(
         "simulator-outlives",
         [sys.executable, "manage.py", "simulator", "--rescan", "0.5", "--no-visitors",
