@@ -671,10 +671,20 @@ def _clock_offset(clock: str | None, now: datetime) -> int | None:
     return offset if abs(offset) <= _MAX_OFFSET else None
 
 
+# A lock repeating the same anomaly adds one row a minute: a flood cannot fill the table.
+_ANOMALY_EVERY = timedelta(minutes=1)
+
+
 def _anomaly(lock_id: str, kind: str, detail: str, grant_id: str = "") -> None:
     """Keep, for the alerts, something a lock sent that no honest lock would."""
     log.warning("%s", detail, extra={"lock_id": lock_id, "grant_id": grant_id or None})
-    LockAnomaly.objects.create(lock_id=lock_id, kind=kind, detail=detail[:300], grant_id=grant_id)
+    recent = LockAnomaly.objects.filter(
+        lock_id=lock_id, kind=kind, at__gt=timezone.now() - _ANOMALY_EVERY
+    )
+    if not recent.exists():
+        LockAnomaly.objects.create(
+            lock_id=lock_id, kind=kind, detail=detail[:300], grant_id=grant_id
+        )
 
 
 def record_ack(lock_id: str, message: dict, now: datetime) -> None:

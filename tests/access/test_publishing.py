@@ -2,10 +2,13 @@
 always the backend's newest, and the lock-side processes outlive their database connections."""
 
 import contextlib
+import os
+import signal
 import sys
 import threading
 import time
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
@@ -13,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from api.access import services
-from api.access.models import Lock
+from api.access.models import Lock, LockEvent
 from devices import protocol
 from devices.mqtt import NotPublished, connect_and_wait, make_client
 from devices.simulator import Fleet, VirtualLock
@@ -240,4 +243,35 @@ def test_the_gateway_and_the_simulator_outlive_their_database_connections(celery
         assert gateway.poll() is None and simulator.poll() is None
     finally:
         stop_process(simulator)
+        stop_process(gateway)
+
+
+def test_the_gateway_acknowledges_a_message_only_once_it_is_committed(celery_worker):
+    """A gateway killed with messages taken but not committed loses none of them."""
+    lock = enrol(SpaceFactory())
+    gateway = start_gateway("gateway-acks")
+    listener = Listener()
+    blocker = psycopg.connect(child_database_url())
+    try:
+        # The events' table held by another transaction: the gateway takes the messages and
+        # waits to write them.
+        blocker.execute("LOCK TABLE access_lockevent IN ACCESS EXCLUSIVE MODE")
+        sent = [f"e-unlost-{n}" for n in range(5)]
+        for event_id in sent:
+            message = {"schema": 1, "lock_id": lock.id, "event_id": event_id, "type": "door",
+                       "state": "open", "at": protocol.format_time(timezone.now())}  # fmt: skip
+            listener.publish(topic(lock.id, "events"), protocol.encode(message))
+        wait_for(waiting_for_a_row_lock, message="the gateway waiting to write")
+        os.kill(gateway.pid, signal.SIGKILL)
+        gateway.wait()
+        blocker.rollback()
+        # The broker kept them for the gateway's session, unacknowledged: a new gateway gets them.
+        gateway = start_gateway("gateway-acks-again")
+        wait_for(
+            lambda: LockEvent.objects.filter(event_id__in=sent).count() == len(sent),
+            message="every event recorded after the restart",
+        )
+    finally:
+        blocker.close()
+        listener.close()
         stop_process(gateway)
