@@ -249,3 +249,25 @@ def test_unlock_once_reaches_the_lock_and_its_ack_is_recorded(fleet, gateway, as
     )
     command = LockCommand.objects.get(pk=cmd_id)
     assert command.ok is True and command.sent_at is not None
+
+
+def test_a_newly_enrolled_lock_finds_a_signed_state_waiting(celery_worker):
+    lock = enrol(SpaceFactory())  # no booking, no grant
+    wait_for(
+        lambda: Lock.objects.filter(
+            pk=lock.pk, desired_version__gt=0, publish_requested_at__isnull=True
+        ).exists(),
+        message="the state published at enrolment",
+    )
+    listener = Listener(topic(lock.id, "desired"))
+    try:
+        wait_for(lambda: listener.messages, message="the retained state")
+        message = protocol.decode(listener.messages[-1][1])
+        assert protocol.verify(
+            message, protocol.load_public_key(services.public_key()), settings.LOCK_SIGNING_KID
+        )
+        assert (message["lock_id"], message["grants"]) == (lock.id, [])
+        assert message["version"] == Lock.objects.get(pk=lock.pk).desired_version
+    finally:
+        listener.publish(topic(lock.id, "desired"), b"", retain=True)
+        listener.close()
