@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from benchmarks import harness
 
-NAMES = ["intake", "allocation", "contention", "flexible", "boundary", "growth"]
+NAMES = ["intake", "allocation", "endtoend", "contention", "flexible", "boundary", "growth"]
 RESULTS = harness.ROOT / "benchmarks" / "RESULTS.md"
 
 

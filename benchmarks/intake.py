@@ -6,10 +6,8 @@ passes validation). No worker runs meanwhile: the figures are the API's alone, a
 must afterwards hold one allocation task per accepted request.
 """
 
-from datetime import timedelta
-
 from api.bookings.models import BookingRequest
-from benchmarks import harness, load, seed
+from benchmarks import harness, load
 from benchmarks.baseline.models import Row
 
 GOAL_RATIO = 0.7
@@ -17,36 +15,22 @@ GOAL_P99 = 0.100
 
 
 def run(quick: bool) -> harness.Result:
-    seconds, connections = (3, 8) if quick else (20, 32)
-    use_wrk = load.have_wrk()
-    if not use_wrk and not quick:
-        raise RuntimeError(load.WRK_HINT + " A --quick run falls back to a Python generator.")
+    intake_load = load.IntakeLoad.prepare(quick)
     result = harness.Result("intake")
     result.conditions.append(
-        f"{seconds} s at {connections} connections with {'wrk (2 threads)' if use_wrk else 'a Python generator'}; "
-        "gunicorn as in the Procfile (gthread, 2 workers x 4 threads); THROTTLING=off, DEBUG=off; "
-        "no worker running"
+        f"{intake_load.describe()}; gunicorn as in the Procfile (gthread, 2 workers x 4 "
+        "threads); THROTTLING=off, DEBUG=off; no worker running"
     )
-    if not use_wrk:
+    if not intake_load.use_wrk:
         result.notes.append(load.WRK_HINT)
-
-    spaces = seed.spaces(50 if quick else 500)
-    people = seed.users(64)
-    plan = load.SlotPlan(
-        spaces=[s.pk for s in spaces],
-        tokens=[p.token_key for p in people],
-        first=int(seed.next_hour(timedelta(hours=2)).timestamp()),
-    )
-    # The warm-up asks for slots weeks later than the measured run, so none of them repeat.
-    warm = load.SlotPlan(plan.spaces, plan.tokens, plan.first + 30 * 86400)
 
     stack = harness.Stack()
     try:
         base = stack.start_api()
         figures = {}
         for name, path in (("baseline", "/bench/rows/"), ("intake", "/api/v1/booking-requests/")):
-            load.run(base + path, warm, 1 if quick else 2, connections, use_wrk)
-            figures[name] = load.run(base + path, plan, seconds, connections, use_wrk)
+            intake_load.run(base + path, warm_up=True)
+            figures[name] = intake_load.run(base + path)
     finally:
         stack.stop_all()
 
@@ -65,22 +49,15 @@ def run(quick: bool) -> harness.Result:
     # (wrk counts only requests answered before its deadline; the few in flight then also
     # commit, so the rows may exceed the count by up to one per connection.)
     rows = BookingRequest.objects.count()
+    warm_rows = BookingRequest.objects.filter(start__gte=intake_load.warm_from).count()
     queued = harness.queue_length("allocation")
     result.check("every intake request answered 202", intake.errors == 0)
     result.check("every baseline request answered 201", base_run.errors == 0)
     result.check(
         f"a row for every accepted request ({rows} rows, {intake.requests} answered, warm-up excluded)",
-        rows - _warm_rows() >= intake.requests,
+        rows - warm_rows >= intake.requests,
     )
     result.check(f"an allocation task queued for every row ({queued} queued)", queued == rows)
     result.figure("baseline rows", Row.objects.count())
     harness.purge_queues()
     return result
-
-
-def _warm_rows() -> int:
-    # Warm-up requests ask for slots at least 30 days out; measured ones are far nearer.
-    first = BookingRequest.objects.order_by("start").values_list("start", flat=True).first()
-    if first is None:
-        return 0
-    return BookingRequest.objects.filter(start__gte=first + timedelta(days=29)).count()

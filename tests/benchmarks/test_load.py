@@ -34,11 +34,35 @@ def test_it_reads_rate_percentiles_and_errors_from_a_wrk_report():
     assert result.errors == 5
 
 
-def test_it_reads_microseconds_and_seconds():
-    report = WRK_REPORT.replace("80.10ms", "950.00us").replace("250.50ms", "1.20s")
-    result = parse_wrk(report)
+# An overloaded run as wrk 4.2 prints it: a figure ending in one letter is padded with a
+# trailing space to keep the columns ("   1.20s " beside "  80.10ms").
+OVERLOADED_WRK_REPORT = (
+    "Running 20s test @ http://127.0.0.1:40123\n"
+    "  2 threads and 32 connections\n"
+    "  Thread Stats   Avg      Stdev     Max   +/- Stdev\n"
+    "    Latency     1.02s   310.40ms   1.99s    68.12%\n"
+    "    Req/Sec    16.20      9.33    50.00     69.00%\n"
+    "  Latency Distribution\n"
+    "     50%  950.00us\n"
+    "     75%  105.33ms\n"
+    "     90%    1.01s \n"
+    "     99%    1.20s \n"
+    "  620 requests in 20.04s, 0.31MB read\n"
+    "Requests/sec:     30.94\n"
+    "Transfer/sec:     15.91KB\n"
+)
+
+
+def test_it_reads_microseconds_and_the_padded_seconds_of_an_overloaded_run():
+    result = parse_wrk(OVERLOADED_WRK_REPORT)
     assert abs(result.p50 - 0.00095) < 1e-12
     assert abs(result.p99 - 1.2) < 1e-12
+    assert result.requests == 620 and result.errors == 0
+
+
+def test_it_reads_minutes():
+    result = parse_wrk(OVERLOADED_WRK_REPORT.replace("   1.20s ", "   1.50m "))
+    assert abs(result.p99 - 90.0) < 1e-9
 
 
 def test_the_nearest_rank_percentile():
