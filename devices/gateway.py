@@ -50,6 +50,9 @@ class Inbound:
     payload: bytes
     mid: int
     qos: int
+    # Set only on a retained message sent because the gateway subscribed (MQTT 3.1.1 clears it
+    # on messages passed on live).
+    retained: bool = False
 
 
 class Gateway:
@@ -74,7 +77,7 @@ class Gateway:
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.on_connect = self._on_connect
         client.on_message = lambda c, u, m: self.inbox.put(
-            Inbound(m.topic, m.payload, m.mid, m.qos)
+            Inbound(m.topic, m.payload, m.mid, m.qos, m.retain)
         )
         connect_and_wait(client, address, keepalive=30)
         log.info("gateway subscribed to %s/locks/+/{%s}", self.root, ",".join(self.kinds))
@@ -156,7 +159,7 @@ class Gateway:
         now = timezone.now()
         parsed = []
         for message in batch:
-            checked = self.check(message.topic, message.payload)
+            checked = self.check(message.topic, message.payload, message.retained)
             if checked is not None:
                 parsed.append(checked)
         known = set(
@@ -231,17 +234,21 @@ class Gateway:
         elif kind == "desired":
             self.desired_heard.add(lock_id)
             seen = self.desired_seen.get(lock_id)
-            version = services.restore_desired(lock_id, message, seen)
+            payload, retained = message
+            version = services.restore_desired(lock_id, payload, seen, retained)
             if version is not None:
                 self.desired_seen[lock_id] = version
             return
         self.handled += 1
         metrics.MESSAGES.labels(kind=kind, outcome="recorded").inc()
 
-    def check(self, name: str, payload: bytes) -> tuple[str, str, dict | bytes] | None:
+    def check(
+        self, name: str, payload: bytes, retained: bool = False
+    ) -> tuple[str, str, dict | tuple[bytes, bool]] | None:
         """(lock id, kind, message) of a valid message, or None (logged) for anything else.
 
-        A desired state is passed on as its payload: the services judge whether it is ours.
+        A desired state is passed on as its payload and whether it was the retained one: the
+        services judge whether it is ours.
         """
         where = protocol.parse_topic(self.root, name)
         if where is None or where[1] not in self.kinds:
@@ -249,7 +256,7 @@ class Gateway:
             return None
         lock_id, kind = where
         if kind == "desired":
-            return lock_id, kind, payload
+            return lock_id, kind, (payload, retained)
         if not payload:
             return None  # a retained message being cleared
         try:

@@ -756,16 +756,19 @@ def check_in(event_id: int) -> bool:
     return bool(changed)
 
 
-def restore_desired(lock_id: str, payload: bytes, seen: int | None) -> int | None:
-    """Check the retained desired state on a lock's topic; publish ours again if it is not
-    the backend's newest signed state (overwritten, erased, replayed).
+def restore_desired(lock_id: str, payload: bytes, seen: int | None, retained: bool) -> int | None:
+    """Check a desired state on a lock's topic; publish ours again if it is not the backend's
+    newest signed state (overwritten, erased, replayed).
 
-    `seen` is the highest version the caller saw on that topic (None: none yet). Returns the
-    version to remember: a genuine state's, or `seen` when one was restored.
+    `seen` is the highest version the caller saw on that topic (None: none yet). A `retained`
+    state (sent because the caller subscribed) is compared with the newest published version
+    too; one passed on live only with `seen`, since the caller may be reading it long after
+    newer versions were published. Returns the version to remember.
     """
     desired = Lock.objects.filter(id=lock_id).values_list("desired_version", flat=True).first()
     if desired is None:
         return seen  # not enrolled (or removed: its topic was cleared on purpose)
+    newest = max(seen or 0, desired) if retained else seen
     problem = None
     version = None
     try:
@@ -773,22 +776,21 @@ def restore_desired(lock_id: str, payload: bytes, seen: int | None) -> int | Non
     except protocol.InvalidMessage as error:
         problem = f"not a desired state ({error})"
     else:
+        key = protocol.load_public_key(public_key())
         if message is None:
             problem = "erased" if desired else None
-        elif not protocol.verify(
-            message, protocol.load_public_key(public_key()), settings.LOCK_SIGNING_KID
-        ):
+        elif not protocol.verify(message, key, settings.LOCK_SIGNING_KID):
             problem = "not signed by the backend"
         elif message["lock_id"] != lock_id:
             problem = f"the state of lock {message['lock_id']}"
-        elif message["version"] < (seen if seen is not None else desired):
-            problem = f"version {message['version']} replayed after {seen or desired}"
+        elif newest is not None and message["version"] < newest:
+            problem = f"version {message['version']}, older than {newest}"
         else:
             version = message["version"]
     if problem is None:
-        return version if version is not None else seen
+        return max(version or 0, seen or 0) or None
     log.warning(
-        "the retained desired state of lock %s is %s: publishing ours again", lock_id, problem,
+        "the desired state on lock %s's topic is %s: publishing ours again", lock_id, problem,
         extra={"lock_id": lock_id},
     )  # fmt: skip
     request_publish([lock_id])
