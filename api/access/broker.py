@@ -36,6 +36,9 @@ ADMIN_ROLE = "flexispace-admin"
 BACKEND_ROLE = "flexispace-backend"
 LOCK_ROLE_PREFIX = "flexispace-lock-"
 TIMEOUT = 10.0
+# The plugin writes its whole file after each change, so a large fleet's commands slow down as
+# it grows (10,000 accounts take minutes): an answer may take this long.
+ANSWER_TIMEOUT = 120.0
 # Commands per control message when a whole fleet is synchronised.
 CHUNK = 100
 # Mosquitto's own hash for the plugin's file: PBKDF2-HMAC-SHA512, 64 bytes, a 12-byte salt.
@@ -262,7 +265,7 @@ class Admin:
         answers: dict[str, dict] = {}
         while len(answers) < len(tagged):
             try:
-                payload = self.responses.get(timeout=TIMEOUT)
+                payload = self.responses.get(timeout=ANSWER_TIMEOUT)
             except queue.Empty:
                 raise BrokerError("the broker did not answer the admin's commands") from None
             for answer in json.loads(payload).get("responses", []):
