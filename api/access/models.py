@@ -62,6 +62,8 @@ class Lock(models.Model):
     last_published_at = models.DateTimeField(null=True, blank=True)
     enrolled_at = models.DateTimeField(auto_now_add=True)
 
+    organisation_path = "space__venue__organisation"
+
     class Meta:
         ordering = ["id"]
         indexes = [
@@ -94,7 +96,8 @@ class Grant(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=new_grant_id, editable=False)
     lock = models.ForeignKey(Lock, on_delete=models.CASCADE, related_name="grants")
     booking = models.OneToOneField(Booking, on_delete=models.CASCADE, related_name="grant")
-    code = models.CharField(max_length=8)
+    # Empty once the grant is withdrawn (cancelled, ended, removed): never kept after it.
+    code = models.CharField(max_length=8, blank=True)
     valid_from = models.DateTimeField()
     valid_until = models.DateTimeField()
     slot_start = models.DateTimeField()
@@ -120,6 +123,8 @@ class Grant(models.Model):
     flagged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    organisation_path = "lock__space__venue__organisation"
+
     class Meta:
         ordering = ["valid_from", "id"]
         constraints = [
@@ -137,7 +142,7 @@ class Grant(models.Model):
                 name="grant_window_not_empty",
             ),
             models.CheckConstraint(
-                condition=models.Q(code__regex=r"^[0-9]{4,8}$"), name="grant_code_digits"
+                condition=models.Q(code__regex=r"^([0-9]{4,8})?$"), name="grant_code_digits"
             ),
         ]
         indexes = [
@@ -191,6 +196,8 @@ class LockCommand(models.Model):
     ok = models.BooleanField(null=True, blank=True)
     error = models.CharField(max_length=200, blank=True)
 
+    organisation_path = "lock__space__venue__organisation"
+
     class Meta:
         ordering = ["-issued_at"]
 
@@ -226,6 +233,8 @@ class LockEvent(models.Model):
     at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     payload = models.JSONField()
+
+    organisation_path = "lock__space__venue__organisation"
 
     class Meta:
         ordering = ["-at"]

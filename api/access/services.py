@@ -32,6 +32,8 @@ from api.access.models import Grant, Lock, LockAnomaly, LockCommand, LockEvent
 from api.bookings.choices import BookingStatus
 from api.bookings.models import Booking
 from api.catalogue.models import Space
+from api.organisations import scoping
+from api.organisations.choices import Role
 from devices import keys, protocol
 from workers.queue import enqueue_on_commit
 
@@ -223,8 +225,14 @@ def _withdraw(grant_ids: list[str], reason: str, now: datetime) -> list[str]:
         .order_by("id")
         .values_list("id", "desired_version")
     )
+    # The code goes with the withdrawal: the lock drops it by its absence from the next
+    # publication, and nobody needs it after (api/privacy: door codes are not kept).
     grants.filter(queued_at__isnull=True).update(
-        withdrawn_at=now, withdraw_reason=reason, state=GrantState.REVOKED, revoked_at=now
+        withdrawn_at=now,
+        withdraw_reason=reason,
+        state=GrantState.REVOKED,
+        revoked_at=now,
+        code="",
     )
     on_lock = grants.filter(queued_at__isnull=False)
     if reason == WithdrawReason.ENDED:
@@ -236,6 +244,7 @@ def _withdraw(grant_ids: list[str], reason: str, now: datetime) -> list[str]:
     on_lock.update(
         withdrawn_at=now,
         withdraw_reason=reason,
+        code="",
         revoke_version=Subquery(
             Lock.objects.filter(id=OuterRef("lock_id")).values("desired_version")[:1]
         ),
@@ -815,9 +824,11 @@ def restore_missing_desired(heard: set[str]) -> list[str]:
 
 
 def grant_shown_to(booking: Booking, user) -> Grant | None:
-    """The booking's grant if `user` may see its code (its owner, an operator); None without a
-    lock."""
-    if user is None or not (user.is_staff or user.pk == booking.user_id):
+    """The booking's grant if `user` may see its code (its owner, a manager of the venue's
+    organisation, a city-wide operator); None without a lock."""
+    if user is None or not (
+        user.pk == booking.user_id or scoping.allows(user, booking, Role.MANAGER)
+    ):
         return None
     try:
         return booking.grant

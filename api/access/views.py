@@ -1,9 +1,10 @@
 from django.db import IntegrityError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
 from rest_framework.response import Response
 
 from api.access import alerts, services
@@ -16,7 +17,8 @@ from api.access.serializers import (
     LockSerializer,
     PasswordSerializer,
 )
-from api.permissions import IsOperator
+from api.organisations.choices import Role
+from api.permissions import OperatorRole, ScopedQueryset
 from devices.mqtt import NotPublished
 
 
@@ -35,6 +37,7 @@ def _on_the_broker(change):
 
 
 class LockViewSet(
+    ScopedQueryset,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -42,7 +45,8 @@ class LockViewSet(
     viewsets.GenericViewSet,
 ):
     queryset = Lock.objects.all()
-    permission_classes = [IsOperator]
+    permission_classes = [OperatorRole]
+    roles = {"unlock": Role.MANAGER}
     lookup_value_regex = "[A-Za-z0-9_-]{1,64}"
     filterset_fields = ["space"]
 
@@ -60,7 +64,8 @@ class LockViewSet(
             _on_the_broker(serializer.save)
         except IntegrityError:
             # Two enrolments of one id or one space raced; the other won.
-            raise ValidationError({"id": ["This lock or its space is enrolled already."]}) from None
+            message = _("This lock or its space is enrolled already.")
+            raise ValidationError({"id": [ErrorDetail(message, code="unique")]}) from None
 
     def perform_destroy(self, instance):
         """The lock and its grants go; its broker account too, at once."""
@@ -93,9 +98,9 @@ class AlertsView(generics.ListAPIView):
     """What needs a person now: offline locks, unconfirmed grants and revocations, and more."""
 
     serializer_class = AlertSerializer
-    permission_classes = [IsOperator]
+    permission_classes = [OperatorRole]
     filter_backends = []
 
     def get_queryset(self):
         # A list of dicts from every alert source; the default paginator pages it.
-        return alerts.collect(timezone.now())
+        return alerts.visible(alerts.collect(timezone.now()), self.request.user)

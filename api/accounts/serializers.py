@@ -1,17 +1,21 @@
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from api.accounts.models import User
 from api.fields import ModelSerializer
+from api.organisations.serializers import MyOrganisationSerializer
 
 
 class UserSerializer(ModelSerializer):
     is_operator = serializers.BooleanField(read_only=True)
+    organisations = MyOrganisationSerializer(source="memberships", many=True, read_only=True)
 
     class Meta:
         model = User
-        fields = ["id", "email", "name", "language", "is_operator"]
+        fields = ["id", "email", "name", "language", "is_operator", "organisations"]
         read_only_fields = ["id", "email"]
 
 
@@ -26,7 +30,9 @@ class RegisterSerializer(ModelSerializer):
     def validate_email(self, value):
         value = value.lower()
         if User.objects.filter(email=value).exists():
-            raise serializers.ValidationError("An account with this email already exists.")
+            raise serializers.ValidationError(
+                _("An account with this email already exists."), code="unique"
+            )
         return value
 
     def validate_password(self, value):
@@ -45,7 +51,14 @@ class TokenRequestSerializer(serializers.Serializer):
         user = authenticate(email=attrs["email"].lower(), password=attrs["password"])
         if user is None:
             raise serializers.ValidationError(
-                {"password": ["Unable to log in with these credentials."]}
+                {
+                    "password": [
+                        ErrorDetail(
+                            _("Unable to log in with these credentials."),
+                            code="invalid_credentials",
+                        )
+                    ]
+                }
             )
         attrs["user"] = user
         return attrs

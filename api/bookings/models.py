@@ -42,8 +42,13 @@ class BookingRequest(FlexibleCriteria):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # NULL once the person is erased or the request is past retention (api/privacy).
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="booking_requests"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="booking_requests",
     )
     space = models.ForeignKey(
         Space, on_delete=models.PROTECT, related_name="requests", null=True, blank=True
@@ -69,6 +74,8 @@ class BookingRequest(FlexibleCriteria):
     # When the request was last put on the queue: the sweeper re-queues what stays pending.
     queued_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+
+    organisation_path = "space__venue__organisation"
 
     class Meta:
         ordering = ["-created_at"]
@@ -99,7 +106,13 @@ class BookingRequest(FlexibleCriteria):
                 fields=["queued_at"],
                 condition=models.Q(status=RequestStatus.PENDING),
                 name="booking_request_pending",
-            )
+            ),
+            # The retention sweep's (api/privacy): requests that still name their person.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(user__isnull=False),
+                name="booking_request_with_person",
+            ),
         ]
 
     def __str__(self):
@@ -108,8 +121,13 @@ class BookingRequest(FlexibleCriteria):
 
 class Booking(models.Model):
     space = models.ForeignKey(Space, on_delete=models.PROTECT, related_name="bookings")
+    # NULL once the person is erased or the booking is past retention: kept for statistics.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bookings"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bookings",
     )
     request = models.OneToOneField(
         BookingRequest, on_delete=models.PROTECT, related_name="booking", null=True, blank=True
@@ -129,6 +147,8 @@ class Booking(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    organisation_path = "space__venue__organisation"
+
     class Meta:
         ordering = ["start", "id"]
         constraints = [
@@ -146,6 +166,10 @@ class Booking(models.Model):
             models.Index(fields=["status", "end"]),
             # The reminder sweep finds confirmed bookings by their start.
             models.Index(fields=["status", "start"]),
+            # The retention sweep's (api/privacy): bookings that still name their person.
+            models.Index(
+                fields=["end"], condition=models.Q(user__isnull=False), name="booking_with_person"
+            ),
         ]
 
     def __str__(self):

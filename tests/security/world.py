@@ -1,6 +1,7 @@
 """One of everything the API serves, for the tests that go over every endpoint: an owner with a
-booking (and its door code), a request and a calendar feed; another user; an operator with a
-webhook; a venue and its space with a lock."""
+booking (and its door code), a request and a calendar feed; another user; a city-wide operator;
+the organisation that owns the venue, with its admin, manager and viewer and a webhook; another
+organisation's admin; a venue and its space with a lock."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,10 +15,13 @@ from api.accounts.models import User
 from api.bookings.models import Booking, BookingRequest
 from api.catalogue.models import Activity, Closure, ExtraOpening, Space, Venue
 from api.notifications.models import Webhook
+from api.organisations.models import Membership, Organisation
 from tests.factories import (
     ActivityFactory,
     BookingFactory,
     BookingRequestFactory,
+    MembershipFactory,
+    OrganisationFactory,
     SpaceFactory,
     UserFactory,
     next_slot,
@@ -44,6 +48,13 @@ class World:
     closure: Closure
     venue_closure: Closure
     opening: ExtraOpening
+    organisation: Organisation
+    admin: User
+    manager: User
+    viewer: User
+    # The admin of another organisation, which owns nothing of the above.
+    stranger: User
+    membership: Membership
 
     def user(self, role: str) -> User | None:
         return None if role == "anonymous" else getattr(self, role)
@@ -77,11 +88,19 @@ def build_world() -> World:
             user=owner, space=space, start=start, end=end, request=booking_request
         )
         grant = access.create_grant(booking)
+    organisation = space.venue.organisation
+    members = {
+        role: MembershipFactory(organisation=organisation, role=role, user=UserFactory())
+        for role in ("admin", "manager", "viewer")
+    }
+    elsewhere = OrganisationFactory(name="As Oy Kalasatama", kind="housing")
+    stranger = MembershipFactory(organisation=elsewhere, role="admin", user=UserFactory()).user
     webhook = Webhook.objects.create(
+        organisation=organisation,
         url="https://hooks.example.org/flexispace",
         secret="a webhook secret of sixteen+",
         events=["request.decided"],
-        created_by=operator,
+        created_by=members["admin"].user,
     )
     return World(
         owner=owner,
@@ -99,6 +118,12 @@ def build_world() -> World:
         closure=Closure.objects.create(space=space, **CLOSED_FOR_CHRISTMAS),
         venue_closure=Closure.objects.create(venue=space.venue, **CLOSED_FOR_CHRISTMAS),
         opening=ExtraOpening.objects.create(space=space, date="2027-06-19", opens=600, closes=960),
+        organisation=organisation,
+        admin=members["admin"].user,
+        manager=members["manager"].user,
+        viewer=members["viewer"].user,
+        stranger=stranger,
+        membership=members["viewer"],
     )
 
 
@@ -128,6 +153,8 @@ def fill(path: str, world: World) -> str:
         "webhooks": world.webhook.pk,
         "calendar": world.calendar_secret,
         "openings": world.opening.pk,
+        "organisations": world.organisation.pk,
+        "members": world.membership.pk,
     }
     closures = {"spaces": world.closure.pk, "venues": world.venue_closure.pk}
     parts = path.split("/")

@@ -126,9 +126,11 @@ class Command(BaseCommand):
 
     def announce(self, port: int):
         base = f"http://127.0.0.1:{port}"
-        self.say("up", f"FlexiSpace is up. API {base}/api/v1/")
-        self.say("up", f"  API docs {base}/api/v1/docs/")
-        self.say("up", f"  admin    {base}/admin/")
+        self.say("up", f"FlexiSpace is up: open {base}/ to find a space and book it.")
+        self.say("up", f"  operators {base}/operator/")
+        self.say("up", f"  API       {base}/api/v1/")
+        self.say("up", f"  API docs  {base}/api/v1/docs/")
+        self.say("up", f"  admin     {base}/admin/")
         self.say("up", "  Ctrl-C stops everything.")
 
     def stop_children(self):
