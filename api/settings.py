@@ -160,6 +160,9 @@ DATABASE_URL = env.string("DATABASE_URL")
 REDIS_URL = env.string("REDIS_URL")
 MQTT_URL = env.string("MQTT_URL")
 MQTT_TOPIC_ROOT = env.string("MQTT_TOPIC_ROOT", "flexispace/v1")
+# The broker's dynamic-security admin account: set, enrolment creates each lock's broker account
+# and removal deletes it at once (api/access/broker.py); unset, they are managed outside.
+MQTT_ADMIN_URL = env.string("MQTT_ADMIN_URL")
 # Keeps one test run's or benchmark's cache keys and queues apart from another's on shared
 # servers (the database and MQTT_TOPIC_ROOT are set apart the usual way).
 NAMESPACE = env.string("FLEXISPACE_NAMESPACE", "flexispace")

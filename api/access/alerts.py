@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from api.access.choices import GrantState
-from api.access.models import Grant, Lock
+from api.access.models import Grant, Lock, LockAnomaly
 from api.catalogue.models import Space
 from api.organisations import scoping
 
@@ -120,4 +120,28 @@ def revocations_unconfirmed(now: datetime) -> list[dict]:
             grant=grant.id,
         )
         for grant in grants
+    ]
+
+
+@source
+def lock_anomalies(now: datetime) -> list[dict]:
+    """What locks reported that the backend ignored (a version it never published, a code
+    accepted outside its window), for a day."""
+    anomalies = LockAnomaly.objects.filter(at__gt=now - HORIZON).select_related("lock")
+    grants = dict(
+        Grant.objects.filter(id__in={a.grant_id for a in anomalies if a.grant_id}).values_list(
+            "id", "booking_id"
+        )
+    )
+    return [
+        _alert(
+            f"lock_{anomaly.kind}",
+            anomaly.at,
+            anomaly.detail,
+            lock=anomaly.lock_id,
+            space=anomaly.lock.space_id,
+            booking=grants.get(anomaly.grant_id),
+            grant=anomaly.grant_id or None,
+        )
+        for anomaly in anomalies
     ]

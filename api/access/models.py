@@ -5,7 +5,14 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from api.access.choices import CommandOp, CommandState, GrantProblem, GrantState, WithdrawReason
+from api.access.choices import (
+    AnomalyKind,
+    CommandOp,
+    CommandState,
+    GrantProblem,
+    GrantState,
+    WithdrawReason,
+)
 from api.bookings.models import Booking
 from api.catalogue.models import Space
 from devices import protocol
@@ -35,6 +42,10 @@ class Lock(models.Model):
     space = models.OneToOneField(Space, on_delete=models.PROTECT, related_name="lock")
     # The lock's MQTT password, hashed like a user's: shown once at enrolment.
     password_hash = models.CharField(max_length=128, editable=False)
+    # The password is derived from this and the backend's key (api/access/broker.py), so a new
+    # broker gets every lock's account back (broker_sync); re-keying changes it. Blank for a
+    # lock enrolled before: its password cannot be derived and must be rotated.
+    password_salt = models.CharField(max_length=32, blank=True, editable=False)
     # The version last published (from a database sequence: never reused, even by a rollback).
     desired_version = models.BigIntegerField(default=0)
     # The highest version the lock reported as applied.
@@ -194,6 +205,23 @@ class LockCommand(models.Model):
         return f"{self.op} {self.lock_id} ({self.state})"
 
 
+class LockAnomaly(models.Model):
+    """Something a lock sent that no honest lock would: kept for the alerts, never acted on."""
+
+    lock = models.ForeignKey(Lock, on_delete=models.CASCADE, related_name="anomalies")
+    kind = models.CharField(max_length=40, choices=AnomalyKind.choices)
+    grant_id = models.CharField(max_length=64, blank=True)
+    detail = models.CharField(max_length=300)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["at"])]
+
+    def __str__(self):
+        return f"{self.lock_id} {self.kind} {self.at:%Y-%m-%d %H:%M:%S}"
+
+
 class LockEvent(models.Model):
     """The lock's access log, as it sent it; duplicates of one event_id are stored once."""
 
@@ -201,7 +229,7 @@ class LockEvent(models.Model):
     event_id = models.CharField(max_length=80)
     type = models.CharField(max_length=20)
     result = models.CharField(max_length=20, blank=True)
-    grant_id = models.CharField(max_length=40, blank=True)
+    grant_id = models.CharField(max_length=64, blank=True)
     at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     payload = models.JSONField()

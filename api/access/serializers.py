@@ -43,6 +43,7 @@ class EnrolmentSerializer(serializers.Serializer):
     topic_root = serializers.CharField(read_only=True)
     kid = serializers.CharField(read_only=True)
     public_key = serializers.CharField(read_only=True)
+    public_key_pem = serializers.CharField(read_only=True)
 
     def validate_id(self, value):
         if Lock.objects.filter(id=value).exists():
@@ -66,7 +67,16 @@ class EnrolmentSerializer(serializers.Serializer):
             "topic_root": settings.MQTT_TOPIC_ROOT,
             "kid": settings.LOCK_SIGNING_KID,
             "public_key": services.public_key(),
+            "public_key_pem": services.public_key_pem(),
         }
+
+
+class PasswordSerializer(serializers.Serializer):
+    """POST /locks/{id}/rotate-password/: the new MQTT password, shown only here."""
+
+    id = serializers.CharField(read_only=True)
+    mqtt_username = serializers.CharField(read_only=True)
+    mqtt_password = serializers.CharField(read_only=True)
 
 
 class LockCommandSerializer(ModelSerializer):

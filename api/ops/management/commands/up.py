@@ -67,6 +67,13 @@ class Command(BaseCommand):
             if error:
                 raise CommandError(f"{variable}={_redacted(getattr(settings, variable))}: {error}")
             self.say("up", f"{variable} answers")
+        if embedded.MQTT_LABEL in embedded.in_use():
+            self.say(
+                "up",
+                "the embedded MQTT broker is for development only: it accepts anonymous clients "
+                "and checks no lock's password or topics. Production runs Mosquitto with "
+                "`manage.py broker_config` (README: a production lock broker).",
+            )
 
     def run_once(self, name: str, argv: list[str]):
         child = self.start(name, argv)
