@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('access', '0002_personal_data'),
+        ('access', '0003_lock_anomaly_password_salt'),
     ]
 
     operations = [
