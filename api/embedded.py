@@ -89,7 +89,7 @@ def start_unset(var_dir: Path = VAR_DIR) -> dict[str, str]:
     servers = [
         ("DATABASE_URL", "PostgreSQL", database_url),
         ("REDIS_URL", "Redis", redis_url),
-        ("MQTT_URL", "MQTT broker (amqtt)", mqtt_url),
+        ("MQTT_URL", MQTT_LABEL, mqtt_url),
     ]
     unset = [server for server in servers if not os.environ.get(server[0])]
     if not unset:
@@ -112,9 +112,19 @@ def redis_url(var_dir: Path) -> str:
     return _ensure("REDIS_URL", "Redis", directory, _start_redis, signal.SIGTERM)
 
 
+# The embedded broker takes anyone: amqtt's plugins cannot be told at once of a lock enrolled
+# or removed, so it has no accounts and no ACL; `manage.py up` says so.
+MQTT_LABEL = "MQTT broker (amqtt)"
+
+
 def mqtt_url(var_dir: Path) -> str:
     directory = Path(var_dir) / "mqtt"
-    return _ensure("MQTT_URL", "MQTT broker (amqtt)", directory, _start_mqtt, signal.SIGTERM)
+    return _ensure("MQTT_URL", MQTT_LABEL, directory, _start_mqtt, signal.SIGTERM)
+
+
+def in_use() -> list[str]:
+    """The labels of the embedded servers this process uses."""
+    return [use.label for use in _uses]
 
 
 def stop() -> list[str]:

@@ -8,6 +8,7 @@ they read these settings (see api/embedded.py).
 from datetime import timedelta
 from pathlib import Path
 
+import corsheaders.defaults
 import dj_database_url
 
 import beat.schedule
@@ -53,9 +54,12 @@ USE_TZ = True
 USE_I18N = True
 LANGUAGE_CODE = "fi"
 LANGUAGES = [("fi", "Suomi"), ("sv", "Svenska"), ("en", "English")]
+# The project's catalogs, compiled (.mo) and committed: nothing to compile at install.
+LOCALE_PATHS = [BASE_DIR / "api" / "locale"]
+LANGUAGE_COOKIE_SECURE = HTTPS
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "api.apps.AdminConfig",  # django.contrib.admin, open to organisations' members
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -66,32 +70,55 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
     "django_celery_beat",
     "django_prometheus",
+    "auditlog",
     "api.accounts",
+    "api.organisations",
     "api.catalogue",
     "api.bookings",
     "api.access",
     "api.notifications",
     "api.ops",
+    "api.pages",
+    "api.privacy",
+    "api.audit",
 ]
 
 MIDDLEWARE = [
     # HTTP metrics (django-prometheus): the first and the last middleware, to time everything.
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "api.errors.LimitBodySize",
     "api.middleware.PublicUrl",
     # The admin's and the API docs' static files, served by the API process itself.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of the pages and of the answers to anonymous requests: the `django_language`
+    # cookie, else Accept-Language. A signed-in API user's own `language` wins (api/accounts/
+    # authentication.py).
+    "django.middleware.locale.LocaleMiddleware",
+    # After the language is known, for its message; before anything reads the body.
+    "api.errors.LimitBodySize",
+    # Before CommonMiddleware, so that a preflight is answered before anything else.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "api.audit.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+
+# The audit trail (api/audit): django-auditlog's entries, with their organisation; no client
+# addresses, which nobody reading the trail needs.
+AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
+AUDITLOG_DISABLE_REMOTE_ADDR = True
+# auditlog's own migrations would create its default table, unused beside AuditEntry (and in
+# the way of every flush, referring to accounts): the app has no other model, so none.
+MIGRATION_MODULES = {"auditlog": None}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -133,6 +160,9 @@ DATABASE_URL = env.string("DATABASE_URL")
 REDIS_URL = env.string("REDIS_URL")
 MQTT_URL = env.string("MQTT_URL")
 MQTT_TOPIC_ROOT = env.string("MQTT_TOPIC_ROOT", "flexispace/v1")
+# The broker's dynamic-security admin account: set, enrolment creates each lock's broker account
+# and removal deletes it at once (api/access/broker.py); unset, they are managed outside.
+MQTT_ADMIN_URL = env.string("MQTT_ADMIN_URL")
 # Keeps one test run's or benchmark's cache keys and queues apart from another's on shared
 # servers (the database and MQTT_TOPIC_ROOT are set apart the usual way).
 NAMESPACE = env.string("FLEXISPACE_NAMESPACE", "flexispace")
@@ -181,6 +211,11 @@ CELERY_TASK_ROUTES = {
     "locks.*": {"queue": "locks"},
     "notifications.*": {"queue": "notifications"},
 }
+
+# Bookings (and their requests and notifications) that ended this many months ago lose the
+# person they were for (api/privacy/services.py, the beat sweep "privacy.retention_sweep").
+RETENTION_MONTHS = env.integer("RETENTION_MONTHS", 24, minimum=1)
+
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = beat.schedule.SCHEDULE
 CELERY_TIMEZONE = "UTC"
@@ -194,7 +229,9 @@ LOGIN_RATE = env.rate("LOGIN_RATE", "10/min")
 LOGIN_ADDRESS_RATE = env.rate("LOGIN_ADDRESS_RATE", "30/min")
 REGISTRATION_RATE = env.rate("REGISTRATION_RATE", "10/hour")
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.accounts.authentication.TokenAuthentication"],
+    # Every error answer with its machine-readable codes beside the messages (api/errors.py).
+    "EXCEPTION_HANDLER": "api.errors.handle",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -216,7 +253,17 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"WebhookEventEnum": "api.notifications.choices.WebhookEvent"},
+    # Swagger UI's files from the drf-spectacular-sidecar package, served by the project.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# Frontends served from other origins (comma-separated), for the API only.
+CORS_ALLOWED_ORIGINS = env.listing("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_HEADERS = [*corsheaders.defaults.default_headers, "accept-language", "idempotency-key"]
+CORS_EXPOSE_HEADERS = ["Location", "Retry-After", "Content-Language"]
 
 # --- booking rules --------------------------------------------------------------------------------
 

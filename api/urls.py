@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from api.access.views import AlertsView, LockViewSet
 from api.accounts.views import admin_login
+from api.audit.views import AuditViewSet
 from api.bookings.views import (
     BookingRequestViewSet,
     BookingSeriesViewSet,
@@ -23,6 +24,7 @@ from api.catalogue.views import (
 )
 from api.notifications.views import WebhookViewSet
 from api.ops.views import healthz, metrics, readyz
+from api.organisations.views import MembershipViewSet, OrganisationViewSet
 
 router = DefaultRouter()
 router.register("activities", ActivityViewSet)
@@ -38,11 +40,15 @@ router.register("waitlist", WaitlistViewSet, basename="waitlist")
 router.register("release-windows", ReleaseWindowViewSet, basename="release-window")
 router.register("locks", LockViewSet)
 router.register("webhooks", WebhookViewSet)
+router.register("organisations", OrganisationViewSet)
+router.register(r"organisations/(?P<organisation_pk>\d+)/members", MembershipViewSet, "member")
+router.register("audit", AuditViewSet, basename="audit")
 
 urlpatterns = [
     path("api/v1/", include("api.notifications.urls")),
     path("api/v1/", include(router.urls)),
     path("api/v1/", include("api.accounts.urls")),
+    path("api/v1/", include("api.privacy.urls")),
     path("api/v1/alerts/", AlertsView.as_view(), name="alerts"),
     path("api/v1/slots/", SlotSearchView.as_view(), name="slots"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -53,6 +59,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
+    path("", include("api.pages.urls")),
 ]
 
 # Django's own error answers as JSON, like the API's; never a debug page.

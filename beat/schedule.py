@@ -52,6 +52,12 @@ SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60},
     },
+    # Bookings past RETENTION_MONTHS lose their person; hourly is plenty for months.
+    "privacy-retention-sweep": {
+        "task": "privacy.retention_sweep",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
     "requeue-stuck-notifications": {
         "task": "notifications.requeue_stuck",
         "schedule": 30.0,

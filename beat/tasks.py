@@ -3,6 +3,7 @@
 from api.access import services as access
 from api.bookings import no_shows, release, services, waitlist
 from api.notifications import services as notifications
+from api.privacy import services as privacy
 from workers import app
 
 
@@ -54,3 +55,8 @@ def sweep_lock_boundaries() -> dict[str, int]:
 @app.task(name="locks.check_presence", queue="locks", expires=20)
 def check_lock_presence() -> dict[str, int]:
     return access.check_presence()
+
+
+@app.task(name="privacy.retention_sweep", queue="allocation", expires=3600)
+def retention_sweep() -> int:
+    return privacy.retention_sweep()

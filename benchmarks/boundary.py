@@ -13,6 +13,11 @@ the Procfile's worker, beat and (when it exists) gateway:
 Measured the same way in both: from B until the lock applied (and reported) a version without
 its ending grant, taken from the fleet's own clock; and how many locks held their starting
 grant before B.
+
+Both run on a Mosquitto of the benchmark's own without accounts (benchmarks/brokers.py); the
+design runs a third time on the production broker (`broker_config`'s: accounts, the protocol's
+ACL, an account for every lock), so the cost of the access checks is the difference between
+two figures of the same run.
 """
 
 import json
@@ -30,7 +35,7 @@ from api.access import services
 from api.access.choices import GrantState
 from api.access.models import Grant, Lock
 from api.bookings.models import Booking
-from benchmarks import harness, seed
+from benchmarks import brokers, harness, seed
 from benchmarks.fleet import MultiplexedFleet
 
 GOAL_SECONDS = 10.0
@@ -52,14 +57,24 @@ def run(quick: bool) -> harness.Result:
             "`manage.py gateway` does not exist yet: the backend never hears the locks' reports, "
             "so grants stay `pending` in the database (figures are from the fleet's side)"
         )
-    design = _scenario("s", count, quick, has_gateway, baseline=False)
+    with brokers.own_broker(acl=False) as open_broker:
+        design = _scenario("s", count, quick, has_gateway, False, open_broker)
+        harness.reset_database()
+        harness.purge_queues()
+        rejected = _scenario("c", count, quick, has_gateway, True, open_broker)
     harness.reset_database()
     harness.purge_queues()
-    rejected = _scenario("c", count, quick, has_gateway, baseline=True)
+    with brokers.own_broker(acl=True) as acl_broker:
+        guarded = _scenario("a", count, quick, has_gateway, False, acl_broker)
+    result.conditions.append(
+        "each on a Mosquitto of its own with broker_config's settings: the design and the "
+        "baseline without accounts, the design again with the accounts and the ACL"
+    )
 
     for label, run_ in (
         ("beat sweep (the design)", design),
         ("baseline (one clocked task per slot)", rejected),
+        ("beat sweep on the ACL broker", guarded),
     ):
         result.figure(f"{label}: boundary → last revocation reported", _seconds(run_["last"]))
         result.figure(
@@ -73,6 +88,10 @@ def run(quick: bool) -> harness.Result:
                 f"{_seconds(run_['recorded'])} ({run_['recorded_count']} of {count} recorded)",
             )
         result.figure(f"{label}: longest wait in the fleet's inbox", _seconds(run_["fleet_lag"]))
+    if design["last"] and guarded["last"]:
+        result.figure(
+            "ACL broker / open broker (last revocation)", f"{guarded['last'] / design['last']:.2f}x"
+        )
     held = design["held_before_start"]
     result.figure("locks holding their starting grant before the boundary", f"{held} of {count}")
     speedup = rejected["last"] / design["last"] if design["last"] and rejected["last"] else None
@@ -105,6 +124,10 @@ def run(quick: bool) -> harness.Result:
         f"every ending grant revoked by the design's sweep ({design['revoked']} of {count})",
         design["revoked"] == count,
     )
+    result.check(
+        f"every ending grant revoked on the ACL broker ({guarded['revoked']} of {count})",
+        guarded["revoked"] == count,
+    )
     return result
 
 
@@ -112,7 +135,9 @@ def _seconds(value) -> str:
     return "n/a" if value is None else f"{value:.2f} s"
 
 
-def _scenario(prefix: str, count: int, quick: bool, has_gateway: bool, baseline: bool) -> dict:
+def _scenario(
+    prefix: str, count: int, quick: bool, has_gateway: bool, baseline: bool, broker
+) -> dict:
     lead = timedelta(seconds=(8 if baseline else 16) if quick else 120)
     boundary = datetime.now(UTC) + lead
     if not quick:  # a whole minute, as slots are
@@ -120,8 +145,11 @@ def _scenario(prefix: str, count: int, quick: bool, has_gateway: bool, baseline:
     ending, starting = _seed(prefix, count, boundary, queue_starting=baseline)
     if baseline:
         _clocked_tasks(ending, boundary)
-    fleet = MultiplexedFleet([lock for lock, _ in ending]).start()
+    if broker.admin_url:
+        brokers.lock_accounts([lock for lock, _ in ending])
+    fleet = MultiplexedFleet([lock for lock, _ in ending], url=broker.fleet_url).start()
     stack = harness.Stack()
+    on_broker = {"MQTT_URL": broker.backend_url}
     limit = (30 if quick else 60) if not baseline else (30 if quick else 300)
     try:
         # Beat first: django-celery-beat runs an interval entry one interval after it first
@@ -132,10 +160,11 @@ def _scenario(prefix: str, count: int, quick: bool, has_gateway: bool, baseline:
             "beat",
             ready=lambda p: "beat: Starting" in harness.log_since_start(p),
             **({"BENCH_STATIC_BEAT": "off"} if baseline else {}),
+            **on_broker,
         )
-        stack.start_worker()
+        stack.start_worker(**on_broker)
         if has_gateway:
-            stack.start("gateway")
+            stack.start("gateway", **on_broker)
         # The ending grants were provisioned long ago: put them on their locks now.
         services.request_publish([lock for lock, _ in ending])
         harness.wait_until(

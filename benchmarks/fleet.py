@@ -24,7 +24,7 @@ from devices.simulator import VirtualLock
 
 
 class MultiplexedFleet:
-    def __init__(self, lock_ids: list[str]):
+    def __init__(self, lock_ids: list[str], url: str | None = None):
         logging.getLogger("simulator").setLevel(logging.WARNING)
         self.root = settings.MQTT_TOPIC_ROOT
         key, kid = services.public_key(), settings.LOCK_SIGNING_KID
@@ -36,7 +36,7 @@ class MultiplexedFleet:
         # The network thread only queues what arrives (a stock Mosquitto drops QoS 1 messages
         # to a subscriber 1,000 behind); one thread of its own answers for the locks.
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()
-        self.client, self.address = make_client(f"{settings.NAMESPACE}-bench-fleet"[:64])
+        self.client, self.address = make_client(f"{settings.NAMESPACE}-bench-fleet"[:64], url=url)
         self.client.on_message = lambda c, u, m: self.inbox.put((time.time(), m.topic, m.payload))
         self.worker = threading.Thread(target=self._answer, daemon=True)
 

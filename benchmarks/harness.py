@@ -213,7 +213,7 @@ class Stack:
         self.start("api", ready=lambda p: _answers(f"{base}/api/v1/activities/"), PORT=str(port))
         return base
 
-    def start_worker(self):
+    def start_worker(self, **env):
         # The Procfile's worker as written; a hostname of the run's own and no gossip or
         # mingle keep it apart from other workers on the shared Redis.
         namespace = os.environ["FLEXISPACE_NAMESPACE"]
@@ -221,6 +221,7 @@ class Stack:
             "worker",
             extra=f"--hostname {namespace}@%h --without-gossip --without-mingle",
             ready=lambda p: "ready." in log_since_start(p),
+            **env,
         )
 
     def stop(self, name: str, timeout: float = 20.0) -> None:

@@ -11,6 +11,8 @@ from rest_framework.authtoken.models import Token
 
 from api.accounts.models import User
 from api.catalogue.models import OpeningHours, Space, Venue
+from api.organisations.choices import OrganisationKind
+from api.organisations.models import Organisation
 
 BATCH = 5000
 
@@ -32,9 +34,13 @@ def users(count: int, prefix: str = "bench") -> list[User]:
 
 def spaces(count: int, venues: int = 1, **fields) -> list[Space]:
     """`count` spaces spread over `venues` venues, open 00:00-24:00 every day, 30-min grid."""
+    city, _ = Organisation.objects.get_or_create(
+        name="Bench city", defaults={"kind": OrganisationKind.CITY}
+    )
     places = Venue.objects.bulk_create(
         [
             Venue(
+                organisation=city,
                 name=f"Bench venue {n}",
                 address="Työpajankatu 8, Helsinki",
                 district=f"District {n % 10}",

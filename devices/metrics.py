@@ -3,7 +3,8 @@
 from prometheus_client import Counter, Gauge, Histogram
 
 # outcome: recorded; or dropped: invalid (broke the protocol), impostor (a lock_id other than
-# its topic's), not_enrolled (no such lock), topic (not a topic the gateway takes).
+# its topic's), not_enrolled (no such lock), topic (not a topic the gateway takes), refused (the
+# database refused it, alone in its savepoint).
 MESSAGES = Counter(
     "flexispace_gateway_messages",
     "Messages from the locks, by kind and by what the gateway did with them.",

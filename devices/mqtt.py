@@ -116,23 +116,44 @@ class Publisher:
         self.client, address = make_client(name)
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
         self.pid = os.getpid()
+        self.broken = False
         connect_and_wait(self.client, address)
         log.info("MQTT publisher %s connected", name)
 
     def publish(self, topic: str, payload: bytes, retain: bool) -> mqtt.MQTTMessageInfo:
-        return self.client.publish(topic, payload, qos=1, retain=retain)
+        """Publish QoS 1, or NotPublished at once: nothing is left queued for a later connection.
 
-    @staticmethod
-    def wait(infos: list[mqtt.MQTTMessageInfo], timeout: float = PUBLISH_TIMEOUT) -> None:
-        """Wait until the broker acknowledged every publication; NotPublished otherwise."""
+        paho keeps a QoS 1 message published while disconnected and sends it on reconnect, long
+        after its caller gave up; so a client that is not connected, or whose publication fails,
+        is dropped (never to reconnect) before the caller hears of it.
+        """
+        if not self.client.is_connected():
+            self.drop()
+            raise NotPublished("not connected to the MQTT broker")
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            self.drop()
+            raise NotPublished(f"the publication failed: {mqtt.error_string(info.rc)}")
+        return info
+
+    def wait(self, infos: list[mqtt.MQTTMessageInfo], timeout: float = PUBLISH_TIMEOUT) -> None:
+        """Wait until the broker acknowledged every publication; NotPublished otherwise (and
+        the client is dropped with whatever it still holds)."""
         deadline = time.monotonic() + timeout
         for info in infos:
             try:
                 info.wait_for_publish(max(0.0, deadline - time.monotonic()))
             except (ValueError, RuntimeError) as error:
+                self.drop()
                 raise NotPublished(str(error)) from None
             if not info.is_published():
+                self.drop()
                 raise NotPublished(f"no PUBACK within {timeout:.0f} s")
+
+    def drop(self) -> None:
+        """Close the connection for good; the process's next publisher() makes a new one."""
+        self.broken = True
+        self.close()
 
     def close(self) -> None:
         self.client.disconnect()
@@ -147,7 +168,7 @@ def publisher() -> Publisher:
     """This process's publisher. A forked child makes its own (a socket is not shared)."""
     global _publisher
     with _lock:
-        if _publisher is None or _publisher.pid != os.getpid():
+        if _publisher is None or _publisher.pid != os.getpid() or _publisher.broken:
             _publisher = Publisher()
         return _publisher
 

@@ -134,16 +134,18 @@ class VirtualLock:
 
     def receive(self, kind: str, payload: bytes) -> list[Outgoing]:
         """Handle a message on `desired` or `cmd`; return what the lock publishes in reply."""
+        if not payload:
+            return []  # a retained message cleared
         try:
             message = protocol.decode(payload)
         except protocol.InvalidMessage as error:
             return self._reject(kind, str(error))
         if not protocol.verify(message, self.public_key, self.kid):
             return self._reject(kind, "bad signature")
-        if message.get("lock_id") != self.lock_id:
-            return self._reject(kind, f"for another lock ({message.get('lock_id')!r})")
         try:
             if kind == "desired":
+                if message.get("lock_id") != self.lock_id:
+                    return self._reject(kind, f"for another lock ({message.get('lock_id')!r})")
                 return self._apply(protocol.validate_desired(message))
             if kind == "cmd":
                 return self._execute(protocol.validate_command(message))
@@ -182,8 +184,12 @@ class VirtualLock:
             return [Outgoing("ack", self.executed[cmd_id])]
         now = self.now()
         out = []
-        if protocol.parse_time(message["expires_at"]) < now:
+        if message["lock_id"] != self.lock_id:
+            ok, error = False, "foreign_lock"
+        elif protocol.parse_time(message["expires_at"]) < now:
             ok, error = False, "expired"
+        elif message["op"] not in protocol.COMMAND_OPS:
+            ok, error = False, "unknown_op"
         else:
             ok, error = True, None
             if message["op"] == "unlock_once":
@@ -209,10 +215,13 @@ class VirtualLock:
 
     def grant_for(self, code: str) -> dict | None:
         """The grant that opens for `code` now, by the lock's own clock."""
-        now = protocol.format_time(self.now())
+        now = self.now()
         for grant in self.grants:
-            # RFC 3339 UTC strings of one form sort as the instants they name.
-            if grant["code"] == code and grant["valid_from"] <= now < grant["valid_until"]:
+            window = (
+                protocol.parse_time(grant["valid_from"]),
+                protocol.parse_time(grant["valid_until"]),
+            )
+            if grant["code"] == code and window[0] <= now < window[1]:
                 return grant
         return None
 

@@ -9,6 +9,7 @@ from rest_framework.authtoken.models import Token
 from api.accounts.models import User
 from api.bookings.models import Booking, BookingRequest
 from api.catalogue.models import Activity, OpeningHours, Space, Venue
+from api.organisations.models import Membership, Organisation
 
 ALL_WEEK = [(weekday, 0, 24 * 60) for weekday in range(7)]
 
@@ -40,9 +41,31 @@ class ActivityFactory(factory.django.DjangoModelFactory):
     name_en = "Band rehearsal"
 
 
+class OrganisationFactory(factory.django.DjangoModelFactory):
+    """The city's own organisation unless a name says otherwise (like the migrated venues')."""
+
+    class Meta:
+        model = Organisation
+        django_get_or_create = ["name"]
+
+    name = "City of Helsinki"
+    kind = "city"
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    user = factory.SubFactory("tests.factories.UserFactory")
+    role = "admin"
+
+
 class VenueFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Venue
+
+    organisation = factory.SubFactory(OrganisationFactory)
 
     name = factory.Sequence(lambda n: f"Kalasatama venue {n}")
     address = "Työpajankatu 8, 00580 Helsinki"

@@ -36,6 +36,11 @@ CONTRACT_PATHS = [
     "/api/v1/venues/{venue_pk}/closures/{id}/",
     "/api/v1/spaces/{space_pk}/openings/",
     "/api/v1/spaces/{space_pk}/openings/{id}/",
+    "/api/v1/organisations/",
+    "/api/v1/organisations/{organisation_pk}/members/",
+    "/api/v1/organisations/{organisation_pk}/members/{id}/",
+    "/api/v1/audit/",
+    "/api/v1/auth/me/export/",
 ]
 
 
@@ -46,6 +51,9 @@ def test_the_schema_lists_every_contract_path(anonymous):
     missing = [path for path in CONTRACT_PATHS if path not in paths]
     assert missing == []
     assert "202" in paths["/api/v1/booking-requests/"]["post"]["responses"]
+    assert "delete" in paths["/api/v1/auth/me/"]
+    audit = {parameter["name"] for parameter in paths["/api/v1/audit/"]["get"]["parameters"]}
+    assert {"organisation", "from", "to"} <= audit
 
 
 def test_the_schema_validates_without_warnings(tmp_path):

@@ -1,10 +1,16 @@
+from django.conf import settings
 from django.contrib import admin
+from django.template.response import TemplateResponse
 
+from api.access import services
 from api.access.models import Grant, Lock, LockCommand, LockEvent
+from api.organisations.admin import ScopedAdmin
+from api.organisations.choices import Role
 
 
 @admin.register(Lock)
-class LockAdmin(admin.ModelAdmin):
+class LockAdmin(ScopedAdmin):
+    change_role = Role.ADMIN
     list_display = ["id", "space", "online", "last_seen", "desired_version", "applied_version"]
     list_filter = ["online"]
     search_fields = ["id", "space__name"]
@@ -22,9 +28,33 @@ class LockAdmin(admin.ModelAdmin):
         "enrolled_at",
     ]
 
+    def get_fields(self, request, obj=None):
+        return ["id", "space"] if obj is None else super().get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        """A new lock is enrolled as the API enrols one (services.enrol_lock); its password is
+        shown once, on the page that follows, and kept nowhere else."""
+        if change:
+            return super().save_model(request, obj, form, change)
+        lock, password = services.enrol_lock(obj.id, obj.space)
+        obj.__dict__.update(lock.__dict__)
+        request.enrolment_password = password
+
+    def response_add(self, request, obj, post_url_continue=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "lock": obj,
+            "password": request.enrolment_password,
+            "topic_root": settings.MQTT_TOPIC_ROOT,
+            "kid": settings.LOCK_SIGNING_KID,
+            "public_key": services.public_key(),
+        }
+        return TemplateResponse(request, "admin/access/lock/enrolled.html", context)
+
 
 @admin.register(Grant)
-class GrantAdmin(admin.ModelAdmin):
+class GrantAdmin(ScopedAdmin):
+    change_role = Role.ADMIN
     list_display = ["id", "lock", "booking", "valid_from", "valid_until", "state", "problem"]
     list_filter = ["state", "problem"]
     search_fields = ["id", "lock__id"]
@@ -34,14 +64,16 @@ class GrantAdmin(admin.ModelAdmin):
 
 
 @admin.register(LockCommand)
-class LockCommandAdmin(admin.ModelAdmin):
+class LockCommandAdmin(ScopedAdmin):
+    change_role = Role.ADMIN
     list_display = ["cmd_id", "lock", "op", "state", "issued_at", "acked_at", "ok"]
     list_filter = ["op", "state"]
     raw_id_fields = ["lock", "requested_by"]
 
 
 @admin.register(LockEvent)
-class LockEventAdmin(admin.ModelAdmin):
+class LockEventAdmin(ScopedAdmin):
+    change_role = Role.ADMIN
     list_display = ["lock", "type", "result", "grant_id", "at"]
     list_filter = ["type", "result"]
     search_fields = ["lock__id", "grant_id"]

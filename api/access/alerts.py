@@ -1,7 +1,8 @@
 """What needs a person, for GET /api/v1/alerts/.
 
 Each source is a function `(now) -> list[dict]` of alerts shaped
-`{"kind", "since", "lock", "space", "booking", "grant", "detail"}` (absent parts null).
+`{"kind", "since", "lock", "space", "booking", "grant", "detail"}` (absent parts null; an alert
+about no space, such as a webhook's, names its "organisation" instead, for `visible()`).
 Another app adds its own with `@alerts.source` in its AppConfig.ready() (the notifications app:
 failed notifications).
 """
@@ -13,7 +14,9 @@ from django.conf import settings
 from django.db.models import Q
 
 from api.access.choices import GrantState
-from api.access.models import Grant, Lock
+from api.access.models import Grant, Lock, LockAnomaly
+from api.catalogue.models import Space
+from api.organisations import scoping
 
 SOURCES: list[Callable[[datetime], list[dict]]] = []
 HORIZON = timedelta(hours=24)
@@ -28,6 +31,19 @@ def source(function: Callable[[datetime], list[dict]]):
 def collect(now: datetime) -> list[dict]:
     found = [alert for function in SOURCES for alert in function(now)]
     return sorted(found, key=lambda alert: (alert["since"] is None, alert["since"] or now))
+
+
+def visible(alerts: list[dict], user) -> list[dict]:
+    """The alerts about the person's organisations' spaces, and about the organisations."""
+    if scoping.is_city_operator(user):
+        return alerts
+    spaces = set(scoping.scoped(Space.objects.all(), user).values_list("id", flat=True))
+    organisations = set(scoping.organisation_ids(user).values_list("organisation_id", flat=True))
+    return [
+        alert
+        for alert in alerts
+        if alert["space"] in spaces or alert.get("organisation") in organisations
+    ]
 
 
 def _alert(kind, since, detail, lock=None, space=None, booking=None, grant=None) -> dict:
@@ -104,4 +120,28 @@ def revocations_unconfirmed(now: datetime) -> list[dict]:
             grant=grant.id,
         )
         for grant in grants
+    ]
+
+
+@source
+def lock_anomalies(now: datetime) -> list[dict]:
+    """What locks reported that the backend ignored (a version it never published, a code
+    accepted outside its window), for a day."""
+    anomalies = LockAnomaly.objects.filter(at__gt=now - HORIZON).select_related("lock")
+    grants = dict(
+        Grant.objects.filter(id__in={a.grant_id for a in anomalies if a.grant_id}).values_list(
+            "id", "booking_id"
+        )
+    )
+    return [
+        _alert(
+            f"lock_{anomaly.kind}",
+            anomaly.at,
+            anomaly.detail,
+            lock=anomaly.lock_id,
+            space=anomaly.lock.space_id,
+            booking=grants.get(anomaly.grant_id),
+            grant=anomaly.grant_id or None,
+        )
+        for anomaly in anomalies
     ]

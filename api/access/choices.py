@@ -61,3 +61,16 @@ class CommandState(models.TextChoices):
     SENT = "sent"
     ACKED = "acked"
     FAILED = "failed"
+
+
+class AnomalyKind(models.TextChoices):
+    """What a lock reported that the backend ignored and raised as an alert."""
+
+    VERSION_AHEAD = (
+        "version_ahead",
+        "The lock reported a version above any the backend published.",
+    )
+    GRANTED_OUTSIDE_WINDOW = (
+        "granted_outside_window",
+        "The lock reported a code accepted outside its window.",
+    )

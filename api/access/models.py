@@ -5,7 +5,14 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from api.access.choices import CommandOp, CommandState, GrantProblem, GrantState, WithdrawReason
+from api.access.choices import (
+    AnomalyKind,
+    CommandOp,
+    CommandState,
+    GrantProblem,
+    GrantState,
+    WithdrawReason,
+)
 from api.bookings.models import Booking
 from api.catalogue.models import Space
 from devices import protocol
@@ -35,6 +42,10 @@ class Lock(models.Model):
     space = models.OneToOneField(Space, on_delete=models.PROTECT, related_name="lock")
     # The lock's MQTT password, hashed like a user's: shown once at enrolment.
     password_hash = models.CharField(max_length=128, editable=False)
+    # The password is derived from this and the backend's key (api/access/broker.py), so a new
+    # broker gets every lock's account back (broker_sync); re-keying changes it. Blank for a
+    # lock enrolled before: its password cannot be derived and must be rotated.
+    password_salt = models.CharField(max_length=32, blank=True, editable=False)
     # The version last published (from a database sequence: never reused, even by a rollback).
     desired_version = models.BigIntegerField(default=0)
     # The highest version the lock reported as applied.
@@ -50,6 +61,8 @@ class Lock(models.Model):
     publish_requested_at = models.DateTimeField(null=True, blank=True)
     last_published_at = models.DateTimeField(null=True, blank=True)
     enrolled_at = models.DateTimeField(auto_now_add=True)
+
+    organisation_path = "space__venue__organisation"
 
     class Meta:
         ordering = ["id"]
@@ -83,7 +96,8 @@ class Grant(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=new_grant_id, editable=False)
     lock = models.ForeignKey(Lock, on_delete=models.CASCADE, related_name="grants")
     booking = models.OneToOneField(Booking, on_delete=models.CASCADE, related_name="grant")
-    code = models.CharField(max_length=8)
+    # Empty once the grant is withdrawn (cancelled, ended, removed): never kept after it.
+    code = models.CharField(max_length=8, blank=True)
     valid_from = models.DateTimeField()
     valid_until = models.DateTimeField()
     slot_start = models.DateTimeField()
@@ -109,6 +123,8 @@ class Grant(models.Model):
     flagged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    organisation_path = "lock__space__venue__organisation"
+
     class Meta:
         ordering = ["valid_from", "id"]
         constraints = [
@@ -126,7 +142,7 @@ class Grant(models.Model):
                 name="grant_window_not_empty",
             ),
             models.CheckConstraint(
-                condition=models.Q(code__regex=r"^[0-9]{4,8}$"), name="grant_code_digits"
+                condition=models.Q(code__regex=r"^([0-9]{4,8})?$"), name="grant_code_digits"
             ),
         ]
         indexes = [
@@ -180,11 +196,30 @@ class LockCommand(models.Model):
     ok = models.BooleanField(null=True, blank=True)
     error = models.CharField(max_length=200, blank=True)
 
+    organisation_path = "lock__space__venue__organisation"
+
     class Meta:
         ordering = ["-issued_at"]
 
     def __str__(self):
         return f"{self.op} {self.lock_id} ({self.state})"
+
+
+class LockAnomaly(models.Model):
+    """Something a lock sent that no honest lock would: kept for the alerts, never acted on."""
+
+    lock = models.ForeignKey(Lock, on_delete=models.CASCADE, related_name="anomalies")
+    kind = models.CharField(max_length=40, choices=AnomalyKind.choices)
+    grant_id = models.CharField(max_length=64, blank=True)
+    detail = models.CharField(max_length=300)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["at"])]
+
+    def __str__(self):
+        return f"{self.lock_id} {self.kind} {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 class LockEvent(models.Model):
@@ -194,10 +229,12 @@ class LockEvent(models.Model):
     event_id = models.CharField(max_length=80)
     type = models.CharField(max_length=20)
     result = models.CharField(max_length=20, blank=True)
-    grant_id = models.CharField(max_length=40, blank=True)
+    grant_id = models.CharField(max_length=64, blank=True)
     at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     payload = models.JSONField()
+
+    organisation_path = "lock__space__venue__organisation"
 
     class Meta:
         ordering = ["-at"]

@@ -1,10 +1,13 @@
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from api.access import services
 from api.access.models import Lock, LockCommand
 from api.catalogue.models import Space
 from api.fields import InstantField, ModelSerializer
+from api.organisations.choices import Role
+from api.organisations.fields import ScopedPrimaryKeyRelatedField
 
 
 class LockSerializer(ModelSerializer):
@@ -33,21 +36,25 @@ class EnrolmentSerializer(serializers.Serializer):
         max_length=64,
         error_messages={"invalid": "Letters, digits, '-' and '_' only, at most 64 characters."},
     )
-    space = serializers.PrimaryKeyRelatedField(queryset=Space.objects.all())
+    # One of a venue the person is an admin of (any, for a city-wide operator).
+    space = ScopedPrimaryKeyRelatedField(Role.ADMIN, queryset=Space.objects.all())
     mqtt_username = serializers.CharField(read_only=True)
     mqtt_password = serializers.CharField(read_only=True)
     topic_root = serializers.CharField(read_only=True)
     kid = serializers.CharField(read_only=True)
     public_key = serializers.CharField(read_only=True)
+    public_key_pem = serializers.CharField(read_only=True)
 
     def validate_id(self, value):
         if Lock.objects.filter(id=value).exists():
-            raise serializers.ValidationError("A lock with this id is enrolled already.")
+            raise serializers.ValidationError(
+                _("A lock with this id is enrolled already."), code="unique"
+            )
         return value
 
     def validate_space(self, value):
         if Lock.objects.filter(space=value).exists():
-            raise serializers.ValidationError("This space has a lock already.")
+            raise serializers.ValidationError(_("This space has a lock already."), code="unique")
         return value
 
     def create(self, validated_data):
@@ -60,7 +67,16 @@ class EnrolmentSerializer(serializers.Serializer):
             "topic_root": settings.MQTT_TOPIC_ROOT,
             "kid": settings.LOCK_SIGNING_KID,
             "public_key": services.public_key(),
+            "public_key_pem": services.public_key_pem(),
         }
+
+
+class PasswordSerializer(serializers.Serializer):
+    """POST /locks/{id}/rotate-password/: the new MQTT password, shown only here."""
+
+    id = serializers.CharField(read_only=True)
+    mqtt_username = serializers.CharField(read_only=True)
+    mqtt_password = serializers.CharField(read_only=True)
 
 
 class LockCommandSerializer(ModelSerializer):

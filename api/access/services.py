@@ -5,6 +5,7 @@ Row-lock order, everywhere: grant rows before lock rows, lock rows in id order. 
 holds only lock rows, so it can wait for the broker's PUBACK without blocking any grant.
 """
 
+import contextlib
 import json
 import logging
 import secrets
@@ -14,16 +15,25 @@ from functools import cache
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from api.access import signals
-from api.access.choices import CommandOp, CommandState, GrantProblem, GrantState, WithdrawReason
-from api.access.models import Grant, Lock, LockCommand, LockEvent
+from api.access import broker, signals
+from api.access.choices import (
+    AnomalyKind,
+    CommandOp,
+    CommandState,
+    GrantProblem,
+    GrantState,
+    WithdrawReason,
+)
+from api.access.models import Grant, Lock, LockAnomaly, LockCommand, LockEvent
 from api.bookings.choices import BookingStatus
 from api.bookings.models import Booking
 from api.catalogue.models import Space
+from api.organisations import scoping
+from api.organisations.choices import Role
 from devices import keys, protocol
 from workers.queue import enqueue_on_commit
 
@@ -51,6 +61,16 @@ def public_key() -> str:
     return protocol.public_key_b64(_private_key())
 
 
+def public_key_pem() -> str:
+    """The same key as PEM SubjectPublicKeyInfo, for libraries that want it."""
+    return protocol.public_key_pem(_private_key())
+
+
+def private_key_bytes() -> bytes:
+    """The raw private key, from which the locks' MQTT passwords are derived (broker.py)."""
+    return _private_key().private_bytes_raw()
+
+
 def sign(message: dict) -> dict:
     return protocol.sign(message, _private_key(), settings.LOCK_SIGNING_KID)
 
@@ -71,18 +91,56 @@ def _publish_signed(mqtt, lock_id: str, kind: str, message: dict):
 def enrol_lock(lock_id: str, space: Space) -> tuple[Lock, str]:
     """Enrol a lock on a space; return it with its MQTT password (kept only as a hash).
 
-    The space's bookings that have not ended get their grants at once.
+    The space's bookings that have not ended get their grants at once, and a first desired
+    state is published even without any, so a new lock always finds a signed state waiting.
+    With MQTT_ADMIN_URL set its broker account is created before the row commits (a broker
+    that cannot do it fails the enrolment: broker.BrokerError).
     """
-    password = secrets.token_urlsafe(24)
+    salt = broker.new_salt()
+    password = broker.lock_password(lock_id, salt)
     with transaction.atomic():
-        lock = Lock.objects.create(id=lock_id, space=space, password_hash=make_password(password))
+        lock = Lock.objects.create(
+            id=lock_id, space=space, password_hash=make_password(password), password_salt=salt
+        )
         bookings = Booking.objects.filter(
             space=space, status=BookingStatus.CONFIRMED, end__gt=timezone.now()
         ).select_related("space")
         for booking in bookings:
             create_grant(booking)
+        request_publish([lock.id])
+        if broker.enabled():
+            broker.create_lock(lock_id, password)
     log.info("enrolled lock %s on space %s", lock_id, space.pk)
     return lock, password
+
+
+def rotate_password(lock: Lock) -> str:
+    """A new MQTT password for the lock, in force on the broker at once; the old one stops."""
+    salt = broker.new_salt()
+    password = broker.lock_password(lock.id, salt)
+    with transaction.atomic():
+        Lock.objects.filter(pk=lock.pk).update(
+            password_hash=make_password(password), password_salt=salt
+        )
+        if broker.enabled():
+            broker.set_lock_password(lock.id, password)
+    log.info("lock %s has a new MQTT password", lock.id)
+    return password
+
+
+def remove_lock(lock: Lock) -> None:
+    """Remove a lock: its grants go with it, its retained desired state is cleared (no code
+    stays on the broker), and with MQTT_ADMIN_URL set its broker account is deleted at once."""
+    from devices.mqtt import publisher
+
+    with transaction.atomic():
+        Lock.objects.filter(pk=lock.pk).delete()
+        if broker.enabled():
+            broker.delete_lock(lock.id)
+        mqtt = publisher()
+        topic = protocol.topic(settings.MQTT_TOPIC_ROOT, lock.id, "desired")
+        mqtt.wait([mqtt.publish(topic, b"", retain=True)])
+    log.info("removed lock %s", lock.id)
 
 
 # --- grants -----------------------------------------------------------------------------------
@@ -191,8 +249,14 @@ def _withdraw(grant_ids: list[str], reason: str, now: datetime) -> list[str]:
         .order_by("id")
         .values_list("id", "desired_version")
     )
+    # The code goes with the withdrawal: the lock drops it by its absence from the next
+    # publication, and nobody needs it after (api/privacy: door codes are not kept).
     grants.filter(queued_at__isnull=True).update(
-        withdrawn_at=now, withdraw_reason=reason, state=GrantState.REVOKED, revoked_at=now
+        withdrawn_at=now,
+        withdraw_reason=reason,
+        state=GrantState.REVOKED,
+        revoked_at=now,
+        code="",
     )
     on_lock = grants.filter(queued_at__isnull=False)
     if reason == WithdrawReason.ENDED:
@@ -204,6 +268,7 @@ def _withdraw(grant_ids: list[str], reason: str, now: datetime) -> list[str]:
     on_lock.update(
         withdrawn_at=now,
         withdraw_reason=reason,
+        code="",
         revoke_version=Subquery(
             Lock.objects.filter(id=OuterRef("lock_id")).values("desired_version")[:1]
         ),
@@ -225,8 +290,18 @@ def request_publish(lock_ids: list[str]) -> list[str]:
         return []
     now = timezone.now()
     with transaction.atomic():
-        locks = Lock.objects.select_for_update().filter(id__in=lock_ids).order_by("id")
-        ids = list(locks.filter(publish_requested_at__isnull=True).values_list("id", flat=True))
+        # Every row is locked before its request is read: a publication under way holds its
+        # lock's row from before it reads the grants until it commits, so waiting for it here
+        # means reading the request it left (cleared: this change needs a publication of its
+        # own). Filtering on the request in the locking query would skip such a row by the
+        # snapshot taken before it committed, and the change would reach no publication.
+        requested = dict(
+            Lock.objects.select_for_update()
+            .filter(id__in=lock_ids)
+            .order_by("id")
+            .values_list("id", "publish_requested_at")
+        )
+        ids = [lock_id for lock_id, at in requested.items() if at is None]
         Lock.objects.filter(id__in=ids).update(publish_requested_at=now)
         _enqueue_publications(ids)
     return ids
@@ -256,40 +331,81 @@ def publish_desired_state(lock_ids: list[str]) -> dict[str, int]:
     """Publish each lock's full grant set, signed, retained, QoS 1, under a new version.
 
     Only locks with a publication asked for are published (a second task for the same request
-    finds nothing to do). The lock rows stay locked until the broker acknowledged every
-    message, so a later publication to a lock, which needs its row, always carries a higher
-    version and reaches the broker after this one. Returns {lock id: version}.
+    finds nothing to do). A version is committed before it is published, so no lock ever
+    receives one the database does not hold; the lock rows are held only while the version and
+    the grants are read. Publications to one lock follow each other whole (a session advisory
+    lock per lock, held until the broker acknowledged), so a later one always carries a higher
+    version and reaches the broker after this one: the retained state is never older than the
+    newest version the broker acknowledged. A failed publication asks again for the locks it
+    could not confirm and raises NotPublished (the task retries). Returns {lock id: version}.
     """
-    from devices.mqtt import publisher
+    from devices.mqtt import NotPublished, publisher
 
     mqtt = publisher()
-    with transaction.atomic():
-        locked = list(
-            Lock.objects.select_for_update()
-            .filter(id__in=lock_ids, publish_requested_at__isnull=False)
-            .order_by("id")
-            .values_list("id", flat=True)
-        )
-        if not locked:
-            return {}
-        now = timezone.now()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE access_lock SET desired_version = nextval('access_lock_version'),"
-                " publish_requested_at = NULL, last_published_at = %s"
-                " WHERE id = ANY(%s) RETURNING id, desired_version",
-                [now, locked],
+    with _publishing(sorted(set(lock_ids))):
+        with transaction.atomic():
+            locked = list(
+                Lock.objects.select_for_update()
+                .filter(id__in=lock_ids, publish_requested_at__isnull=False)
+                .order_by("id")
+                .values_list("id", flat=True)
             )
-            versions = dict(cursor.fetchall())
-        grants = desired_grants(locked, now)
-        infos = []
-        for lock_id in locked:
-            message = protocol.desired_state(
-                lock_id, versions[lock_id], now, [g.as_desired() for g in grants.get(lock_id, [])]
+            if not locked:
+                return {}
+            now = timezone.now()
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE access_lock SET desired_version = nextval('access_lock_version'),"
+                    " publish_requested_at = NULL, last_published_at = %s"
+                    " WHERE id = ANY(%s) RETURNING id, desired_version",
+                    [now, locked],
+                )
+                versions = dict(cursor.fetchall())
+            grants = desired_grants(locked, now)
+            messages = {
+                lock_id: protocol.desired_state(
+                    lock_id,
+                    versions[lock_id],
+                    now,
+                    [g.as_desired() for g in grants.get(lock_id, [])],
+                )
+                for lock_id in locked
+            }
+        try:
+            mqtt.wait(
+                [_publish_signed(mqtt, lock_id, "desired", m) for lock_id, m in messages.items()]
             )
-            infos.append(_publish_signed(mqtt, lock_id, "desired", message))
-        mqtt.wait(infos)
+        except NotPublished:
+            Lock.objects.filter(id__in=locked, publish_requested_at__isnull=True).update(
+                publish_requested_at=timezone.now()
+            )
+            raise
     return versions
+
+
+# A session advisory lock per lock id (hashed; a collision only makes two locks wait in turn).
+_PUBLISHING = 0x10C5
+
+
+@contextlib.contextmanager
+def _publishing(lock_ids: list[str]):
+    """Hold each lock's publishing lock (taken in key order, so two publishers never deadlock)
+    across the transaction and the wait for the broker; a lost connection releases them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_lock(%s, k) FROM"
+            " (SELECT DISTINCT hashtext(i) AS k FROM unnest(%s::text[]) AS i ORDER BY k) AS s",
+            [_PUBLISHING, lock_ids],
+        )
+    try:
+        yield
+    finally:
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_unlock(%s, k) FROM"
+                " (SELECT DISTINCT hashtext(i) AS k FROM unnest(%s::text[]) AS i) AS s",
+                [_PUBLISHING, lock_ids],
+            )
 
 
 def send_command(cmd_id: str) -> bool:
@@ -507,21 +623,33 @@ def record_reported(lock_id: str, message: dict, now: datetime) -> bool:
 def record_reports(reports: list[tuple[str, dict]], now: datetime) -> list[str]:
     """Take a batch of locks' reports: applied versions, and the grants each lock holds.
 
-    A report older than one already taken (a replay, a reordering) changes nothing. A pending
-    grant a lock holds is provisioned (active if its slot began); a withdrawn grant missing from
-    a version published after its withdrawal is revoked. A few statements for the whole batch,
-    so the gateway keeps up with a boundary's worth of reports. Returns the locks updated.
+    A report older than one already taken (a replay, a reordering) changes nothing. A version
+    above the newest the backend published (committed before it is published) is no lock's
+    doing: it is ignored and raised as an alert. A pending grant a lock holds is provisioned
+    (active if its slot began); a withdrawn grant missing from a version published after its
+    withdrawal is revoked. A few statements for the whole batch, so the gateway keeps up with a
+    boundary's worth of reports. Returns the locks updated.
     """
-    applied = dict(
-        Lock.objects.filter(id__in={lock_id for lock_id, _ in reports}).values_list(
-            "id", "applied_version"
-        )
-    )
+    versions_of = {
+        lock_id: (applied, desired)
+        for lock_id, applied, desired in Lock.objects.filter(
+            id__in={lock_id for lock_id, _ in reports}
+        ).values_list("id", "applied_version", "desired_version")
+    }
     latest: dict[str, dict] = {}
     for lock_id, message in reports:
+        if lock_id not in versions_of:
+            continue
+        applied, desired = versions_of[lock_id]
         version = message["applied_version"]
-        fresh = lock_id in applied and version >= applied[lock_id]
-        if fresh and (lock_id not in latest or version >= latest[lock_id]["applied_version"]):
+        if version > desired:
+            _anomaly(
+                lock_id, AnomalyKind.VERSION_AHEAD,
+                f"Lock {lock_id} reported version {version}; the newest published is {desired}.",
+            )  # fmt: skip
+        elif version >= applied and (
+            lock_id not in latest or version >= latest[lock_id]["applied_version"]
+        ):
             latest[lock_id] = message
     if not latest:
         return []
@@ -531,13 +659,8 @@ def record_reports(reports: list[tuple[str, dict]], now: datetime) -> list[str]:
         ids.append(lock_id)
         versions.append(message["applied_version"])
         held.append(json.dumps(grant_ids))
-        try:
-            offset = round((protocol.parse_time(message.get("clock")) - now).total_seconds())
-        except protocol.InvalidMessage:
-            offset = None
-        offsets.append(offset)
-        battery = message.get("battery")
-        batteries.append(battery if isinstance(battery, int) and 0 <= battery <= 100 else None)
+        offsets.append(_clock_offset(message.get("clock"), now))
+        batteries.append(message.get("battery"))
         pairs.extend((lock_id, grant_id) for grant_id in grant_ids)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -563,10 +686,38 @@ def record_reports(reports: list[tuple[str, dict]], now: datetime) -> list[str]:
             " battery = COALESCE(r.battery, l.battery)"
             " FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::int[], %s::int[])"
             " AS r(lock_id, version, held, clock_offset, battery)"
-            " WHERE l.id = r.lock_id AND l.applied_version <= r.version",
+            " WHERE l.id = r.lock_id AND l.applied_version <= r.version"
+            " AND r.version <= l.desired_version",
             [now, ids, versions, held, offsets, batteries],
         )
     return ids
+
+
+# An offset beyond this is a clock set wrong, not a drift to show (and would not fit the column).
+_MAX_OFFSET = 10 * 365 * 24 * 3600
+
+
+def _clock_offset(clock: str | None, now: datetime) -> int | None:
+    if clock is None:
+        return None
+    offset = round((protocol.parse_time(clock) - now).total_seconds())
+    return offset if abs(offset) <= _MAX_OFFSET else None
+
+
+# A lock repeating the same anomaly adds one row a minute: a flood cannot fill the table.
+_ANOMALY_EVERY = timedelta(minutes=1)
+
+
+def _anomaly(lock_id: str, kind: str, detail: str, grant_id: str = "") -> None:
+    """Keep, for the alerts, something a lock sent that no honest lock would."""
+    log.warning("%s", detail, extra={"lock_id": lock_id, "grant_id": grant_id or None})
+    recent = LockAnomaly.objects.filter(
+        lock_id=lock_id, kind=kind, at__gt=timezone.now() - _ANOMALY_EVERY
+    )
+    if not recent.exists():
+        LockAnomaly.objects.create(
+            lock_id=lock_id, kind=kind, detail=detail[:300], grant_id=grant_id
+        )
 
 
 def record_ack(lock_id: str, message: dict, now: datetime) -> None:
@@ -601,18 +752,33 @@ def record_event(lock_id: str, message: dict) -> LockEvent | None:
 
 
 def check_in(event_id: int) -> bool:
-    """The first `granted` event of a booking's grant checks the booking in."""
+    """The first `granted` event of a booking's grant checks the booking in.
+
+    Only an event of the grant's own lock inside the grant's window (which has the grace
+    minutes) counts; one outside it is no lock's honest doing and is raised as an alert.
+    """
     event = LockEvent.objects.filter(pk=event_id).first()
     if event is None or not event.grant_id:
         return False
     with transaction.atomic():
-        booking_id = (
-            Grant.objects.filter(id=event.grant_id, lock_id=event.lock_id)
-            .values_list("booking_id", flat=True)
-            .first()
-        )
-        if booking_id is None:
+        grant = Grant.objects.filter(id=event.grant_id, lock_id=event.lock_id).first()
+        if grant is None:
+            log.warning(
+                "lock %s named grant %s, which is not one of its own",
+                event.lock_id, event.grant_id, extra={"lock_id": event.lock_id},
+            )  # fmt: skip
             return False
+        if not grant.valid_from <= event.at < grant.valid_until:
+            _anomaly(
+                event.lock_id, AnomalyKind.GRANTED_OUTSIDE_WINDOW,
+                f"Lock {event.lock_id} reported the code of booking {grant.booking_id} accepted "
+                f"at {protocol.format_time(event.at)}, outside its window from "
+                f"{protocol.format_time(grant.valid_from)} to "
+                f"{protocol.format_time(grant.valid_until)}.",
+                grant_id=grant.id,
+            )  # fmt: skip
+            return False
+        booking_id = grant.booking_id
         changed = Booking.objects.filter(pk=booking_id, checked_in_at__isnull=True).update(
             checked_in_at=event.at
         )
@@ -623,13 +789,70 @@ def check_in(event_id: int) -> bool:
     return bool(changed)
 
 
+def restore_desired(lock_id: str, payload: bytes, seen: int | None, retained: bool) -> int | None:
+    """Check a desired state on a lock's topic; publish ours again if it is not the backend's
+    newest signed state (overwritten, erased, replayed).
+
+    `seen` is the highest version the caller saw on that topic (None: none yet). A `retained`
+    state (sent because the caller subscribed) is compared with the newest published version
+    too; one passed on live only with `seen`, since the caller may be reading it long after
+    newer versions were published. Returns the version to remember.
+    """
+    desired = Lock.objects.filter(id=lock_id).values_list("desired_version", flat=True).first()
+    if desired is None:
+        return seen  # not enrolled (or removed: its topic was cleared on purpose)
+    newest = max(seen or 0, desired) if retained else seen
+    problem = None
+    version = None
+    try:
+        message = protocol.validate_desired(protocol.decode(payload)) if payload else None
+    except protocol.InvalidMessage as error:
+        problem = f"not a desired state ({error})"
+    else:
+        key = protocol.load_public_key(public_key())
+        if message is None:
+            problem = "erased" if desired else None
+        elif not protocol.verify(message, key, settings.LOCK_SIGNING_KID):
+            problem = "not signed by the backend"
+        elif message["lock_id"] != lock_id:
+            problem = f"the state of lock {message['lock_id']}"
+        elif newest is not None and message["version"] < newest:
+            problem = f"version {message['version']}, older than {newest}"
+        else:
+            version = message["version"]
+    if problem is None:
+        return max(version or 0, seen or 0) or None
+    log.warning(
+        "the desired state on lock %s's topic is %s: publishing ours again", lock_id, problem,
+        extra={"lock_id": lock_id},
+    )  # fmt: skip
+    request_publish([lock_id])
+    return seen
+
+
+def restore_missing_desired(heard: set[str]) -> list[str]:
+    """Publish again to the published locks whose topic held no retained desired state when
+    the gateway subscribed (`heard`: those that did), as after a broker restarted from an
+    older save. Returns the locks asked for."""
+    missing = [
+        lock_id
+        for lock_id in Lock.objects.filter(desired_version__gt=0).values_list("id", flat=True)
+        if lock_id not in heard
+    ]
+    if missing:
+        log.warning("%d locks had no retained desired state: publishing again", len(missing))
+    return request_publish(missing)
+
+
 # --- what a booking shows ---------------------------------------------------------------------
 
 
 def grant_shown_to(booking: Booking, user) -> Grant | None:
-    """The booking's grant if `user` may see its code (its owner, an operator); None without a
-    lock."""
-    if user is None or not (user.is_staff or user.pk == booking.user_id):
+    """The booking's grant if `user` may see its code (its owner, a manager of the venue's
+    organisation, a city-wide operator); None without a lock."""
+    if user is None or not (
+        user.pk == booking.user_id or scoping.allows(user, booking, Role.MANAGER)
+    ):
         return None
     try:
         return booking.grant

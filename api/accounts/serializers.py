@@ -4,18 +4,22 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from api.accounts.models import User
 from api.fields import InstantField, ModelSerializer
+from api.organisations.serializers import MyOrganisationSerializer
 
 
 class UserSerializer(ModelSerializer):
     is_operator = serializers.BooleanField(read_only=True)
+    organisations = MyOrganisationSerializer(source="memberships", many=True, read_only=True)
 
     class Meta:
         model = User
-        fields = ["id", "email", "name", "language", "is_operator"]
+        fields = ["id", "email", "name", "language", "is_operator", "organisations"]
         read_only_fields = ["id", "email"]
 
 
@@ -51,7 +55,9 @@ class RegisterSerializer(ModelSerializer):
     def validate_email(self, value):
         value = value.lower()
         if User.objects.filter(email=value).exists():
-            raise serializers.ValidationError("An account with this email already exists.")
+            raise serializers.ValidationError(
+                _("An account with this email already exists."), code="unique"
+            )
         return value
 
     def validate_password(self, value):
@@ -70,7 +76,14 @@ class TokenRequestSerializer(serializers.Serializer):
         user = authenticate(email=attrs["email"].lower(), password=attrs["password"])
         if user is None:
             raise serializers.ValidationError(
-                {"password": ["Unable to log in with these credentials."]}
+                {
+                    "password": [
+                        ErrorDetail(
+                            _("Unable to log in with these credentials."),
+                            code="invalid_credentials",
+                        )
+                    ]
+                }
             )
         attrs["user"] = user
         return attrs

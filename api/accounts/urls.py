@@ -5,6 +5,5 @@ from api.accounts import views
 urlpatterns = [
     path("auth/register/", views.RegisterView.as_view(), name="register"),
     path("auth/token/", views.TokenView.as_view(), name="token"),
-    path("auth/me/", views.MeView.as_view(), name="me"),
     path("auth/me/calendar-token/", views.CalendarTokenView.as_view(), name="calendar-token"),
 ]

@@ -1,11 +1,20 @@
 from django.contrib import admin
 
 from api.bookings import services
-from api.bookings.models import Booking, BookingRequest, ReleaseWindow
+from api.bookings.models import Booking, BookingRequest
+from api.organisations.admin import ScopedAdmin
+
+
+class MadeThroughTheApi:
+    """Requests and bookings are made through the API, where the booking rules and the
+    allocation live; the admin reads them (and cancels bookings)."""
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(BookingRequest)
-class BookingRequestAdmin(admin.ModelAdmin):
+class BookingRequestAdmin(MadeThroughTheApi, ScopedAdmin):
     list_display = ["id", "user", "space", "start", "end", "status", "reason", "created_at"]
     list_filter = ["status", "reason"]
     search_fields = ["id", "user__email"]
@@ -14,7 +23,7 @@ class BookingRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(Booking)
-class BookingAdmin(admin.ModelAdmin):
+class BookingAdmin(MadeThroughTheApi, ScopedAdmin):
     list_display = ["id", "space", "user", "start", "end", "status", "checked_in_at"]
     list_filter = ["status", "space__venue"]
     search_fields = ["user__email", "space__name"]
@@ -25,14 +34,4 @@ class BookingAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel the selected bookings")
     def cancel(self, request, queryset):
         for booking in queryset:
-            services.cancel_booking(booking)
-
-
-@admin.register(ReleaseWindow)
-class ReleaseWindowAdmin(admin.ModelAdmin):
-    """Windows are opened in the API too; the draw, once made, is kept as it happened."""
-
-    list_display = ["id", "venue", "period_start", "period_end", "collect_until", "drawn_at"]
-    list_filter = ["venue"]
-    filter_horizontal = ["spaces"]
-    readonly_fields = ["drawn_at", "draw"]
+            services.cancel_booking(booking, by=request.user)

@@ -10,7 +10,7 @@ class RequestStatus(models.TextChoices):
 class RejectReason(models.TextChoices):
     """Why a booking request was refused: the code the API shows, and what the worker records.
 
-    The booking rules (api/bookings/rules.py) return these; texts.REASONS words them in fi/sv/en.
+    The booking rules (api/bookings/rules.py) return these; texts.REASONS words them (in fi/sv/en through api/locale/).
     """
 
     SLOT_TAKEN = "slot_taken", "The slot was taken by someone else."

@@ -151,8 +151,13 @@ class BookingRequest(FlexibleCriteria):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # NULL once the person is erased or the request is past retention (api/privacy).
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="booking_requests"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="booking_requests",
     )
     space = models.ForeignKey(
         Space, on_delete=models.PROTECT, related_name="requests", null=True, blank=True
@@ -195,6 +200,8 @@ class BookingRequest(FlexibleCriteria):
         blank=True,
     )
 
+    organisation_path = "space__venue__organisation"
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -210,7 +217,13 @@ class BookingRequest(FlexibleCriteria):
                 fields=["queued_at"],
                 condition=models.Q(status=RequestStatus.PENDING),
                 name="booking_request_pending",
-            )
+            ),
+            # The retention sweep's (api/privacy): requests that still name their person.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(user__isnull=False),
+                name="booking_request_with_person",
+            ),
         ]
 
     def __str__(self):
@@ -219,8 +232,13 @@ class BookingRequest(FlexibleCriteria):
 
 class Booking(models.Model):
     space = models.ForeignKey(Space, on_delete=models.PROTECT, related_name="bookings")
+    # NULL once the person is erased or the booking is past retention: kept for statistics.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bookings"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bookings",
     )
     request = models.OneToOneField(
         BookingRequest, on_delete=models.PROTECT, related_name="booking", null=True, blank=True
@@ -241,6 +259,8 @@ class Booking(models.Model):
     # When it was released as a no-show (and cancelled): its code was never used in time.
     no_show_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    organisation_path = "space__venue__organisation"
 
     class Meta:
         ordering = ["start", "id"]
@@ -269,6 +289,10 @@ class Booking(models.Model):
                 fields=["user", "no_show_at"],
                 condition=models.Q(no_show_at__isnull=False),
                 name="booking_no_shows",
+            ),
+            # The retention sweep's (api/privacy): bookings that still name their person.
+            models.Index(
+                fields=["end"], condition=models.Q(user__isnull=False), name="booking_with_person"
             ),
         ]
 

@@ -267,13 +267,23 @@ class BookingRequestSerializer(ModelSerializer, CriteriaFields):
 
 
 class AccessSerializer(serializers.Serializer):
-    code = serializers.CharField()
+    code = serializers.SerializerMethodField()
     valid_from = InstantField()
     valid_until = InstantField()
     state = serializers.CharField()
 
+    def get_code(self, grant) -> str | None:
+        # Null once the grant is withdrawn: the code is not kept after it.
+        return grant.code or None
+
 
 class BookingSerializer(ModelSerializer):
+    # What a frontend shows of a booking without asking for its space and venue too; the
+    # venue's zone, for its times on the venue's clock.
+    space_name = serializers.CharField(source="space.name", read_only=True)
+    venue_name = serializers.CharField(source="space.venue.name", read_only=True)
+    timezone = serializers.CharField(source="space.venue.timezone", read_only=True)
+    activity = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     access = serializers.SerializerMethodField()
 
     class Meta:
@@ -281,6 +291,10 @@ class BookingSerializer(ModelSerializer):
         fields = [
             "id",
             "space",
+            "space_name",
+            "venue_name",
+            "timezone",
+            "activity",
             "start",
             "end",
             "party_size",

@@ -9,6 +9,7 @@ import logging
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
+from auditlog import get_logentry_model
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, OperationalError, connection, models, transaction
@@ -21,6 +22,7 @@ from api.bookings.choices import BookingStatus, RejectReason, RequestStatus
 from api.bookings.models import Booking, BookingRequest, ReleaseWindow
 from api.catalogue.models import Space
 from api.notifications import services as notifications
+from api.organisations import scoping
 from workers.queue import enqueue, enqueue_on_commit
 
 log = logging.getLogger(__name__)
@@ -446,8 +448,9 @@ def booked_between(user_id: int, start: datetime, end: datetime) -> timedelta:
     return total or timedelta(0)
 
 
-def cancel_booking(booking: Booking) -> Booking:
-    """Cancel a booking that has not ended; cancelling again changes nothing."""
+def cancel_booking(booking: Booking, by: User | None = None) -> Booking:
+    """Cancel a booking that has not ended; cancelling again changes nothing. `by`, when it is
+    someone other than the booking's owner (an operator), goes into the audit trail."""
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=booking.pk)
         if booking.status == BookingStatus.CONFIRMED:
@@ -456,6 +459,15 @@ def cancel_booking(booking: Booking) -> Booking:
             booking.save(update_fields=["status", "cancelled_at"])
             access.withdraw_grant(booking)
             notifications.booking_cancelled(booking)
+            if by is not None and by.pk != booking.user_id:
+                get_logentry_model().objects.log_create(
+                    booking,
+                    action=get_logentry_model().Action.UPDATE,
+                    changes={"status": [BookingStatus.CONFIRMED, BookingStatus.CANCELLED]},
+                    actor=by,
+                    actor_email=by.email,
+                    additional_data={"organisation": scoping.organisation_of(booking)},
+                )
             slot_freed(booking)
     return booking
 

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
 from api.bookings import search, series, services, waitlist
+from api.bookings.filters import BookingFilter
 from api.bookings.models import (
     Booking,
     BookingRequest,
@@ -29,7 +30,10 @@ from api.bookings.serializers import (
     SlotSearchSerializer,
     WaitlistEntrySerializer,
 )
-from api.permissions import IsOperator, IsOperatorOrReadOnly
+from api.organisations import scoping
+from api.organisations.choices import Role
+from api.permissions import IsOperator, IsOperatorOrReadOnly, OperatorRole
+from api.query import KnownQueryParameters
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -57,10 +61,28 @@ class BookingRequestThrottle(UserRateThrottle):
         return settings.BOOKING_REQUEST_RATE
 
 
+class ThrottledCreate:
+    """Asking for a booking, a series or a place on the waitlist counts against one rate per
+    person."""
+
+    def get_throttles(self):
+        if self.action == "create" and settings.THROTTLING:
+            return [BookingRequestThrottle()]
+        return []
+
+
 class BookingRequestViewSet(
-    mixins.CreateModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ThrottledCreate,
+    KnownQueryParameters,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
+    """One's own booking requests, newest first, and a new one."""
+
     serializer_class = BookingRequestSerializer
+    filterset_fields = ["status"]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -69,11 +91,6 @@ class BookingRequestViewSet(
         return BookingRequest.objects.filter(user=self.request.user).select_related(
             "booking", "release_window"
         )
-
-    def get_throttles(self):
-        if self.action == "create" and settings.THROTTLING:
-            return [BookingRequestThrottle()]
-        return []
 
     @extend_schema(
         parameters=[IDEMPOTENCY_KEY],
@@ -85,7 +102,8 @@ class BookingRequestViewSet(
     def create(self, request, *args, **kwargs):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not 0 < len(key) <= 255:
-            raise ValidationError({"Idempotency-Key": ["Use 1 to 255 characters."]})
+            message = ErrorDetail(_("Use 1 to 255 characters."), code="invalid")
+            raise ValidationError({"Idempotency-Key": [message]})
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
@@ -104,30 +122,47 @@ class BookingRequestViewSet(
         )
 
 
-class BookingViewSet(viewsets.ReadOnlyModelViewSet):
+class OwnerOrOperatorRole(OperatorRole):
+    """A person's own bookings, and their organisations' by role (viewers read, managers
+    cancel)."""
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated)
+
+    def has_object_permission(self, request, view, obj):
+        return obj.user_id == request.user.pk or super().has_object_permission(request, view, obj)
+
+
+class BookingViewSet(KnownQueryParameters, viewsets.ReadOnlyModelViewSet):
     serializer_class = BookingSerializer
-    filterset_fields = ["status", "space"]
+    permission_classes = [OwnerOrOperatorRole]
+    roles = {"cancel": Role.MANAGER}
+    filterset_class = BookingFilter
 
     def get_queryset(self):
-        bookings = Booking.objects.select_related("space", "grant")
-        if getattr(self, "swagger_fake_view", False) or self.request.user.is_staff:
+        bookings = Booking.objects.select_related("space__venue", "activity", "grant")
+        if getattr(self, "swagger_fake_view", False):
             return bookings
-        return bookings.filter(user=self.request.user)
+        user = self.request.user
+        return bookings.filter(user=user) | scoping.scoped(bookings, user)
 
     @extend_schema(request=None, responses=BookingSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        booking = services.cancel_booking(self.get_object())
+        booking = services.cancel_booking(self.get_object(), by=request.user)
         return Response(self.get_serializer(booking).data)
 
 
-class SlotSearchView(GenericAPIView):
+class SlotSearchView(KnownQueryParameters, GenericAPIView):
     """Concrete bookable offers for an activity, a party and a window, across every matching
     space, best first: the smallest space that fits, then the nearest, then the earliest."""
 
     permission_classes = [AllowAny]
     serializer_class = OfferSerializer
     filter_backends = []  # its query is SlotSearchSerializer's, not a queryset's filters
+
+    def known_query_parameters(self):
+        return super().known_query_parameters() | set(SlotSearchSerializer().fields)
 
     @extend_schema(parameters=[SlotSearchSerializer], responses=OfferSerializer(many=True))
     def get(self, request):
@@ -138,6 +173,7 @@ class SlotSearchView(GenericAPIView):
 
 
 class BookingSeriesViewSet(
+    ThrottledCreate,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -155,11 +191,6 @@ class BookingSeriesViewSet(
         return BookingSeries.objects.filter(user=self.request.user).prefetch_related(
             Prefetch("occurrences", queryset=occurrences.order_by("start"))
         )
-
-    def get_throttles(self):
-        if self.action == "create" and settings.THROTTLING:
-            return [BookingRequestThrottle()]
-        return []
 
     @extend_schema(responses={202: BookingSeriesSerializer})
     def create(self, request, *args, **kwargs):
@@ -182,6 +213,7 @@ class BookingSeriesViewSet(
 
 
 class WaitlistViewSet(
+    ThrottledCreate,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.DestroyModelMixin,
@@ -196,11 +228,6 @@ class WaitlistViewSet(
         if getattr(self, "swagger_fake_view", False):
             return WaitlistEntry.objects.none()
         return WaitlistEntry.objects.filter(user=self.request.user).select_related("booking")
-
-    def get_throttles(self):
-        if self.action == "create" and settings.THROTTLING:
-            return [BookingRequestThrottle()]
-        return []
 
     def perform_create(self, serializer):
         serializer.instance = waitlist.join(self.request.user, **serializer.validated_data)

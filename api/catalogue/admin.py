@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.db import models
 
 from api.catalogue.models import Activity, Closure, ExtraOpening, OpeningHours, Space, Venue
+from api.organisations.admin import ScopedAdmin, ScopedInline
+from api.organisations.choices import Role
 from api.text import validate_one_line, validate_text
 
 # The admin checks text as the API does (api/text.py): names and addresses on one line.
@@ -18,7 +20,7 @@ class ActivityAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name_fi", "name_sv", "name_en"]
 
 
-class SpaceInline(admin.TabularInline):
+class SpaceInline(ScopedInline, admin.TabularInline):
     formfield_overrides = CHECKED_TEXT
     model = Space
     fields = ["name", "capacity"]
@@ -26,7 +28,7 @@ class SpaceInline(admin.TabularInline):
     show_change_link = True
 
 
-class ClosureInline(admin.TabularInline):
+class ClosureInline(ScopedInline, admin.TabularInline):
     """Dated closures in the venue's local time; hours empty for whole days."""
 
     model = Closure
@@ -43,7 +45,7 @@ class SpaceClosureInline(ClosureInline):
     fk_name = "space"
 
 
-class ExtraOpeningInline(admin.TabularInline):
+class ExtraOpeningInline(ScopedInline, admin.TabularInline):
     """Extra local hours on one date (minutes after midnight, like the weekly hours)."""
 
     model = ExtraOpening
@@ -51,21 +53,22 @@ class ExtraOpeningInline(admin.TabularInline):
 
 
 @admin.register(Venue)
-class VenueAdmin(admin.ModelAdmin):
+class VenueAdmin(ScopedAdmin):
+    change_role = Role.ADMIN
     formfield_overrides = CHECKED_TEXT
-    list_display = ["name", "district", "address", "timezone"]
-    list_filter = ["district"]
+    list_display = ["name", "organisation", "district", "address", "timezone"]
+    list_filter = ["organisation", "district"]
     search_fields = ["name", "address"]
     inlines = [SpaceInline, VenueClosureInline]
 
 
-class OpeningHoursInline(admin.TabularInline):
+class OpeningHoursInline(ScopedInline, admin.TabularInline):
     model = OpeningHours
     extra = 0
 
 
 @admin.register(Space)
-class SpaceAdmin(admin.ModelAdmin):
+class SpaceAdmin(ScopedAdmin):
     formfield_overrides = CHECKED_TEXT
     list_display = ["name", "venue", "capacity", "slot_minutes", "buffer_minutes"]
     list_filter = ["venue__district", "activities"]
@@ -75,7 +78,7 @@ class SpaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Closure)
-class ClosureAdmin(admin.ModelAdmin):
+class ClosureAdmin(ScopedAdmin):
     """Every closure, newest dates first, to find and remove one (its alerts go with it)."""
 
     formfield_overrides = CHECKED_TEXT

@@ -4,31 +4,13 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from api.bookings.search import spaces_free_for
 from api.catalogue import geo
 from api.catalogue.models import Space
-from api.fields import INSTANT_ERRORS, BadInstant, parse_instant
-
-
-class InstantFormField(forms.DateTimeField):
-    """A query-string time, read like every time in the API (api.fields.parse_instant)."""
-
-    def to_python(self, value):
-        if value in self.empty_values:
-            return None
-        try:
-            return parse_instant(value)
-        except BadInstant as error:
-            raise forms.ValidationError(INSTANT_ERRORS[error.code], code=error.code) from None
-
-
-@extend_schema_field(OpenApiTypes.DATETIME)
-class InstantFilter(django_filters.Filter):
-    field_class = InstantFormField
+from api.query import InstantFilter
 
 
 class PointFormField(forms.CharField):
@@ -96,14 +78,17 @@ class SpaceFilter(django_filters.FilterSet):
             return queryset
         if start is None or end is None:
             missing = "free_from" if start is None else "free_to"
-            raise ValidationError({missing: ["Give free_from and free_to together."]})
+            message = _("Give free_from and free_to together.")
+            raise ValidationError({missing: [ErrorDetail(message, code="required")]})
         if end <= start:
-            raise ValidationError({"free_to": ["Must be after free_from."]})
+            message = _("Must be after free_from.")
+            raise ValidationError({"free_to": [ErrorDetail(message, code="window_order")]})
         # As for availability: a longer interval asks for more work than any answer is worth.
         if end - start > timedelta(days=settings.AVAILABILITY_MAX_DAYS):
-            raise ValidationError(
-                {"free_to": [f"At most {settings.AVAILABILITY_MAX_DAYS} days after free_from."]}
-            )
+            message = _("At most %(days)d days after free_from.") % {
+                "days": settings.AVAILABILITY_MAX_DAYS
+            }
+            raise ValidationError({"free_to": [ErrorDetail(message, code="window_too_long")]})
         return spaces_free_for(queryset, start, end)
 
     def _near(self, queryset):

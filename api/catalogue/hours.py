@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext as _
+
 Interval = tuple[datetime, datetime]
 
 
@@ -14,10 +16,10 @@ def parse_minute(text: str) -> int:
     """'16:30' → 990; '24:00' is the end of the day."""
     hour, sep, minute = text.partition(":")
     if not sep or not (hour.isdigit() and minute.isdigit()) or len(minute) != 2:
-        raise ValueError("Use HH:MM.")
+        raise ValueError(_("Use HH:MM."))
     value = int(hour) * 60 + int(minute)
     if int(minute) > 59 or value > 24 * 60:
-        raise ValueError("Use a time from 00:00 to 24:00.")
+        raise ValueError(_("Use a time from 00:00 to 24:00."))
     return value
 
 

@@ -6,8 +6,10 @@ from django.contrib.postgres.indexes import GistIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from api.catalogue import geo, hours
+from api.organisations.models import Organisation
 
 MINUTES_PER_DAY = 24 * 60
 # How far ahead a space may take bookings, and how long one may be, at most: so every booking
@@ -18,7 +20,9 @@ MAX_DURATION_MINUTES = 31 * MINUTES_PER_DAY
 
 def validate_timezone(value):
     if value not in available_timezones():
-        raise ValidationError(f"{value!r} is not an IANA time zone.")
+        raise ValidationError(
+            _("%(value)r is not an IANA time zone."), code="invalid", params={"value": value}
+        )
 
 
 class Activity(models.Model):
@@ -36,6 +40,7 @@ class Activity(models.Model):
 
 
 class Venue(models.Model):
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="venues")
     name = models.CharField(max_length=200)
     address = models.CharField(max_length=300)
     district = models.CharField(max_length=100, db_index=True)
@@ -61,6 +66,8 @@ class Venue(models.Model):
     pause_days = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)]
     )
+
+    organisation_path = "organisation"
 
     class Meta:
         ordering = ["name"]
@@ -101,6 +108,8 @@ class Space(models.Model):
     access_grace_before_minutes = models.PositiveIntegerField(default=5)
     access_grace_after_minutes = models.PositiveIntegerField(default=5)
 
+    organisation_path = "venue__organisation"
+
     class Meta:
         ordering = ["venue__name", "name"]
         indexes = [models.Index(fields=["capacity"])]
@@ -110,10 +119,12 @@ class Space(models.Model):
 
     def clean(self):
         if self.min_duration_minutes > self.max_duration_minutes:
-            raise ValidationError({"min_duration_minutes": "Must not exceed max_duration_minutes."})
+            raise ValidationError(
+                {"min_duration_minutes": _("Must not exceed max_duration_minutes.")}
+            )
         for field in ("min_duration_minutes", "max_duration_minutes"):
             if getattr(self, field) % self.slot_minutes:
-                raise ValidationError({field: "Must be a multiple of slot_minutes."})
+                raise ValidationError({field: _("Must be a multiple of slot_minutes.")})
 
     @property
     def buffer(self) -> timedelta:
@@ -129,6 +140,8 @@ class OpeningHours(models.Model):
     )
     opens = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MINUTES_PER_DAY - 1)])
     closes = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MINUTES_PER_DAY)])
+
+    organisation_path = "space__venue__organisation"
 
     class Meta:
         ordering = ["weekday", "opens"]
@@ -179,6 +192,8 @@ class Closure(models.Model):
     reason_en = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    organisation_path = ("space__venue__organisation", "venue__organisation")
+
     class Meta:
         ordering = ["first_date", "id"]
         constraints = [
@@ -205,13 +220,13 @@ class Closure(models.Model):
 
     def clean(self):
         if (self.space_id is None) == (self.venue_id is None):
-            raise ValidationError("Give a space or a venue.")
+            raise ValidationError(_("Give a space or a venue."))
         if self.first_date and self.last_date and self.last_date < self.first_date:
-            raise ValidationError({"last_date": "Must not be before first_date."})
+            raise ValidationError({"last_date": _("Must not be before first_date.")})
         if (self.opens is None) != (self.closes is None):
-            raise ValidationError({"closes": "Give opens and closes together, or neither."})
+            raise ValidationError({"closes": _("Give opens and closes together, or neither.")})
         if self.opens is not None and self.closes <= self.opens:
-            raise ValidationError({"closes": "Must be after opens."})
+            raise ValidationError({"closes": _("Must be after opens.")})
 
     @property
     def hours(self) -> tuple:
@@ -227,6 +242,8 @@ class ExtraOpening(models.Model):
     opens = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MINUTES_PER_DAY - 1)])
     closes = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MINUTES_PER_DAY)])
 
+    organisation_path = "space__venue__organisation"
+
     class Meta:
         ordering = ["date", "opens"]
         constraints = [
@@ -241,7 +258,7 @@ class ExtraOpening(models.Model):
 
     def clean(self):
         if self.opens is not None and self.closes is not None and self.closes <= self.opens:
-            raise ValidationError({"closes": "Must be after opens."})
+            raise ValidationError({"closes": _("Must be after opens.")})
 
     @property
     def hours(self) -> tuple:

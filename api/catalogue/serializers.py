@@ -8,6 +8,9 @@ from rest_framework.exceptions import ErrorDetail
 from api.catalogue import geo, hours
 from api.catalogue.models import Activity, Closure, ExtraOpening, OpeningHours, Space, Venue
 from api.fields import InstantField, ModelSerializer, OneLineField
+from api.organisations.choices import Role
+from api.organisations.fields import ScopedPrimaryKeyRelatedField
+from api.organisations.models import Organisation
 
 
 class ActivityNameSerializer(serializers.Serializer):
@@ -25,9 +28,21 @@ class ActivitySerializer(ModelSerializer):
 
 
 class VenueSerializer(ModelSerializer):
+    # One the person is an admin of (any, for a city-wide operator).
+    organisation = ScopedPrimaryKeyRelatedField(Role.ADMIN, queryset=Organisation.objects.all())
+
     class Meta:
         model = Venue
-        fields = ["id", "name", "address", "district", "latitude", "longitude", "timezone"]
+        fields = [
+            "id",
+            "organisation",
+            "name",
+            "address",
+            "district",
+            "latitude",
+            "longitude",
+            "timezone",
+        ]
 
 
 class WallClockField(serializers.CharField):
@@ -80,13 +95,14 @@ def check_hours(attrs: dict, optional: bool = False) -> dict:
         return attrs
     if opens is None or closes is None:
         missing = "opens" if opens is None else "closes"
-        raise serializers.ValidationError(
-            {missing: ["Give opens and closes together, or neither."]}
-        )
+        message = _("Give opens and closes together, or neither.")
+        raise serializers.ValidationError({missing: [ErrorDetail(message, code="hours_pair")]})
     if opens >= 24 * 60:
-        raise serializers.ValidationError({"opens": ["Must be before 24:00."]})
+        message = ErrorDetail(_("Must be before 24:00."), code="invalid")
+        raise serializers.ValidationError({"opens": [message]})
     if closes <= opens:
-        raise serializers.ValidationError({"closes": ["Must be after opens."]})
+        message = ErrorDetail(_("Must be after opens."), code="hours_order")
+        raise serializers.ValidationError({"closes": [message]})
     return attrs
 
 
@@ -103,6 +119,8 @@ class OpeningHoursSerializer(ModelSerializer):
 
 
 class SpaceSerializer(ModelSerializer):
+    # One of a venue the person manages (any, for a city-wide operator).
+    venue = ScopedPrimaryKeyRelatedField(Role.MANAGER, queryset=Venue.objects.all())
     activities = serializers.SlugRelatedField(
         slug_field="slug", many=True, queryset=Activity.objects.all()
     )
@@ -110,6 +128,11 @@ class SpaceSerializer(ModelSerializer):
         child=OneLineField(max_length=60), required=False, default=list
     )
     opening_hours = OpeningHoursSerializer(many=True, required=False, default=list)
+    # What a frontend shows beside a space without asking for its venue too.
+    venue_name = serializers.CharField(source="venue.name", read_only=True)
+    district = serializers.CharField(source="venue.district", read_only=True)
+    timezone = serializers.CharField(source="venue.timezone", read_only=True)
+    has_lock = serializers.SerializerMethodField()
     distance_km = serializers.SerializerMethodField()
 
     class Meta:
@@ -117,6 +140,9 @@ class SpaceSerializer(ModelSerializer):
         fields = [
             "id",
             "venue",
+            "venue_name",
+            "district",
+            "timezone",
             "name",
             "description",
             "capacity",
@@ -131,8 +157,13 @@ class SpaceSerializer(ModelSerializer):
             "access_grace_before_minutes",
             "access_grace_after_minutes",
             "opening_hours",
+            "has_lock",
             "distance_km",
         ]
+
+    def get_has_lock(self, space) -> bool:
+        """Whether a booking of it comes with a door code."""
+        return hasattr(space, "lock")
 
     def get_distance_km(self, space) -> float | None:
         """Kilometres from `near` (GET /spaces/?near=…); null without it."""
@@ -169,7 +200,9 @@ class SpaceSerializer(ModelSerializer):
     @staticmethod
     def _replace_opening_hours(space, opening_hours):
         space.opening_hours.all().delete()
-        OpeningHours.objects.bulk_create(OpeningHours(space=space, **h) for h in opening_hours)
+        # One by one, not in bulk, so that the audit trail (api/audit) sees each: a week's worth.
+        for weekly in opening_hours:
+            OpeningHours.objects.create(space=space, **weekly)
 
 
 class ClosureReasonSerializer(serializers.Serializer):

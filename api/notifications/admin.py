@@ -2,10 +2,13 @@ from django.contrib import admin, messages
 
 from api.notifications import services
 from api.notifications.models import Notification, Webhook, WebhookDelivery
+from api.organisations import scoping
+from api.organisations.admin import ScopedAdmin
+from api.organisations.choices import Role
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ScopedAdmin):
     list_display = [
         "id",
         "kind",
@@ -37,13 +40,22 @@ class NotificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(ScopedAdmin):
+    view_role = change_role = Role.ADMIN
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        # No organisation is every venue's events: a city-wide operator's webhook only.
+        form.base_fields["organisation"].required = not scoping.is_city_operator(request.user)
+        return form
+
     list_display = ["id", "url", "events", "active", "created_by", "created_at"]
     list_filter = ["active"]
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ScopedAdmin):
+    view_role = change_role = Role.ADMIN
     list_display = [
         "id",
         "webhook",

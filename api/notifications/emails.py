@@ -1,6 +1,7 @@
 """Turning an outbox row into an email: plain text and HTML in the recipient's language.
 
-Templates live in templates/notifications/email/<language>/<kind>.{subject.txt,txt,html}; this
+Templates live in templates/notifications/email/<kind>.{subject.txt,txt,html}, one set whose
+words come from the gettext catalogs (api/locale/), rendered in the recipient's language; this
 module builds what they show (local times in the venue's zone, the reason in words, the
 alternatives) so the templates hold only words.
 """
@@ -12,7 +13,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import ngettext
 
 from api.bookings.alternatives import alternatives
 from api.bookings.choices import RejectReason
@@ -77,15 +79,18 @@ def build_message(
         ],
         "lead": _lead(notification.reminder_minutes, language),
         # Fair use: a booking released as a no-show, and the pause the person is under.
-        "no_show": texts.NO_SHOW[language] if booking and booking.no_show_at else "",
+        "no_show": texts.no_show_in_words(language) if booking and booking.no_show_at else "",
         "pause_note": texts.pause_note(_pause_of(notification.recipient), zone, language),
         "public_url": settings.PUBLIC_URL,
     }
-    base = f"notifications/email/{language}/{template}"
-    subject = " ".join(render_to_string(f"{base}.subject.txt", context).split())
+    base = f"notifications/email/{template}"
+    with translation.override(language):
+        subject = " ".join(render_to_string(f"{base}.subject.txt", context).split())
+        body = render_to_string(f"{base}.txt", context)
+        html = render_to_string(f"{base}.html", context)
     message = EmailMultiAlternatives(
         subject=subject,
-        body=render_to_string(f"{base}.txt", context),
+        body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notification.recipient.email],
         headers={
@@ -95,7 +100,7 @@ def build_message(
             "X-FlexiSpace-Notification": f"{notification.kind}:{notification.pk}",
         },
     )
-    message.attach_alternative(render_to_string(f"{base}.html", context), "text/html")
+    message.attach_alternative(html, "text/html")
     if notification.kind == NotificationKind.BOOKING_CONFIRMED:
         message.attach(
             f"booking-{booking.pk}.ics",
@@ -115,13 +120,11 @@ def _lead(minutes: int, language: str) -> str:
     """How long before the start a reminder is: '24 tunnin', '2 timmar', '30 minutes'."""
     if not minutes:
         return ""
-    if minutes % 60:
-        units = {"fi": "minuutin", "sv": "minuter", "en": "minutes"}
-        return f"{minutes} {units[language]}"
-    hours = minutes // 60
-    if hours == 1:
-        return {"fi": "tunnin", "sv": "en timme", "en": "an hour"}[language]
-    return f"{hours} " + {"fi": "tunnin", "sv": "timmar", "en": "hours"}[language]
+    with translation.override(language):
+        if minutes % 60:
+            return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+        hours = minutes // 60
+        return ngettext("an hour", "%(count)d hours", hours) % {"count": hours}
 
 
 def rejected_alternatives(request: BookingRequest, limit: int = 3) -> list[Alternative]:

@@ -65,6 +65,11 @@ class Notification(models.Model):
     claim = models.UUIDField(null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
 
+    organisation_path = (
+        "booking__space__venue__organisation",
+        "request__space__venue__organisation",
+    )
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -99,6 +104,8 @@ class Notification(models.Model):
                 condition=models.Q(state=NotificationState.FAILED),
                 name="notification_failed",
             ),
+            # The retention sweep (api/privacy) deletes the old ones.
+            models.Index(fields=["created_at"], name="notification_created"),
         ]
 
     def __str__(self):
@@ -128,8 +135,16 @@ class Notification(models.Model):
 
 
 class Webhook(models.Model):
-    """An operator's endpoint for booking events."""
+    """An operator's endpoint for booking events: those of its organisation's venues, or of
+    every venue for a city-wide one (no organisation, made by a city-wide operator)."""
 
+    organisation = models.ForeignKey(
+        "organisations.Organisation",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="webhooks",
+    )
     url = models.URLField(max_length=500)
     secret = models.CharField(max_length=200)
     events = ArrayField(models.CharField(max_length=40, choices=WebhookEvent.choices))
@@ -138,6 +153,8 @@ class Webhook(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    organisation_path = "organisation"
 
     class Meta:
         ordering = ["id"]
@@ -166,6 +183,8 @@ class WebhookDelivery(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim = models.UUIDField(null=True, blank=True, editable=False)
     delivered_at = models.DateTimeField(null=True, blank=True)
+
+    organisation_path = "webhook__organisation"
 
     class Meta:
         ordering = ["-created_at", "-id"]

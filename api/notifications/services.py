@@ -39,7 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from api.access.choices import GrantState
@@ -55,6 +55,7 @@ from api.notifications.choices import (
     WebhookEvent,
 )
 from api.notifications.models import Notification, Webhook, WebhookDelivery
+from api.organisations import scoping
 from workers.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
@@ -92,10 +93,14 @@ def requests_decided(decided: list[tuple[BookingRequest, Booking | None]]) -> No
     )
     for row in rows:
         enqueue_on_commit(SEND_TASK, row.pk)
-    emit_all(
-        WebhookEvent.REQUEST_DECIDED,
-        [(str(r.pk), request_data(r, booking), r.decided_at) for r, booking in decided],
-    )
+    for booking_request, booking in decided:
+        emit(
+            WebhookEvent.REQUEST_DECIDED,
+            str(booking_request.pk),
+            request_data(booking_request, booking),
+            at=booking_request.decided_at,
+            organisation=scoping.organisation_of(booking_request),
+        )
 
 
 def booking_cancelled(booking: Booking) -> None:
@@ -105,6 +110,7 @@ def booking_cancelled(booking: Booking) -> None:
         str(booking.pk),
         booking_data(booking),
         at=booking.cancelled_at,
+        organisation=scoping.organisation_of(booking),
     )
 
 
@@ -115,6 +121,7 @@ def booking_checked_in(booking: Booking) -> None:
         str(booking.pk),
         booking_data(booking),
         at=booking.checked_in_at,
+        organisation=scoping.organisation_of(booking),
     )
 
 
@@ -122,26 +129,23 @@ def notify_access_problem(booking: Booking, problem: str = "unconfirmed_at_start
     """The lock has not confirmed the booking's code shortly before the start.
 
     For the locks app's sweep to call, as often as it likes: the owner (with what to do) and
-    the venue's operators get one email each per booking, webhooks one event per problem.
+    the venue's organisation's people get one email each per booking, webhooks one event per
+    problem.
     """
     if booking.status != BookingStatus.CONFIRMED:
         return
     with transaction.atomic():
         recipients = {booking.user_id: booking.user}
-        for operator in venue_operators(booking.space.venue):
-            recipients.setdefault(operator.pk, operator)
+        for person in scoping.people(scoping.organisation_of(booking)):
+            recipients.setdefault(person.pk, person)
         for recipient in recipients.values():
             _record(NotificationKind.ACCESS_PROBLEM, recipient, booking=booking)
         emit(
             WebhookEvent.ACCESS_PROBLEM,
             f"{booking.pk}:{problem}",
             {**booking_data(booking), "problem": problem},
+            organisation=scoping.organisation_of(booking),
         )
-
-
-def venue_operators(venue) -> list[User]:
-    """Who looks after a venue. Every operator, until venues name their own."""
-    return list(User.objects.filter(is_staff=True, is_active=True).order_by("id"))
 
 
 def _record(kind: str, recipient: User, reminder_minutes: int = 0, **subject) -> bool:
@@ -299,37 +303,36 @@ def _is_permanent(error: Exception) -> bool:
 # --- webhooks ------------------------------------------------------------------------------------
 
 
-def emit(event: str, key: str, data: dict, at: datetime | None = None) -> int:
-    """Record a delivery of the event to every active webhook that wants it; queue them."""
-    return emit_all(event, [(key, data, at)])
-
-
-def emit_all(event: str, occurrences: list[tuple[str, dict, datetime | None]]) -> int:
-    """`emit` for several occurrences (key, data, at) of one event, reading the webhooks once."""
-    webhooks = list(Webhook.objects.filter(active=True, events__contains=[str(event)]))
+def emit(
+    event: str, key: str, data: dict, at: datetime | None = None, organisation: int | None = None
+) -> int:
+    """Record a delivery of the event to every active webhook that wants it (the city-wide ones,
+    and those of the organisation whose venue it happened at); queue them."""
+    event_id = uuid.uuid5(EVENT_NAMESPACE, f"{event}:{key}")
+    body = json.dumps(
+        {
+            "event": str(event),
+            "id": str(event_id),
+            "at": instant(at or timezone.now()),
+            "data": data,
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    )
     recorded = 0
-    for key, data, at in occurrences if webhooks else ():
-        event_id = uuid.uuid5(EVENT_NAMESPACE, f"{event}:{key}")
-        body = json.dumps(
-            {
-                "event": str(event),
-                "id": str(event_id),
-                "at": instant(at or timezone.now()),
-                "data": data,
-            },
-            separators=(",", ":"),
-            sort_keys=True,
-        )
-        for webhook in webhooks:
-            try:
-                with transaction.atomic():
-                    delivery = WebhookDelivery.objects.create(
-                        webhook=webhook, event=event, event_id=event_id, body=body
-                    )
-            except IntegrityError:
-                continue  # this event was recorded for this webhook already
-            enqueue_on_commit(DELIVER_TASK, delivery.pk)
-            recorded += 1
+    webhooks = Webhook.objects.filter(active=True, events__contains=[str(event)]).filter(
+        Q(organisation__isnull=True) | Q(organisation_id=organisation)
+    )
+    for webhook in webhooks:
+        try:
+            with transaction.atomic():
+                delivery = WebhookDelivery.objects.create(
+                    webhook=webhook, event=event, event_id=event_id, body=body
+                )
+        except IntegrityError:
+            continue  # this event was recorded for this webhook already
+        enqueue_on_commit(DELIVER_TASK, delivery.pk)
+        recorded += 1
     return recorded
 
 
@@ -601,6 +604,7 @@ def failed_notifications(now: datetime | None = None, days: int = 7) -> list[dic
         alerts.append(
             {
                 "kind": "webhook_failed",
+                "organisation": row.webhook.organisation_id,
                 "since": row.last_attempt_at or row.created_at,
                 "lock": None,
                 "space": None,

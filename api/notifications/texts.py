@@ -4,130 +4,44 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils import dateformat, translation
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 LANGUAGES = ("fi", "sv", "en")
-DASH = "\N{EN DASH}"
 
-WEEKDAYS = {
-    "fi": ["ma", "ti", "ke", "to", "pe", "la", "su"],
-    "sv": ["mån", "tis", "ons", "tors", "fre", "lör", "sön"],
-    "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-}
-MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
+# Words the mails and calendars use outside their templates (api/locale/ has them in fi and sv).
 WORDS = {
-    "fi": {
-        "access_code": "Ovikoodi",
-        "address": "Osoite",
-        "how_to_cancel": "Peru varaus",
-        "busy": "Varattu",
-    },
-    "sv": {
-        "access_code": "Dörrkod",
-        "address": "Adress",
-        "how_to_cancel": "Avboka",
-        "busy": "Upptaget",
-    },
-    "en": {
-        "access_code": "Door code",
-        "address": "Address",
-        "how_to_cancel": "Cancel the booking",
-        "busy": "Busy",
-    },
+    "access_code": _("Door code"),
+    "address": _("Address"),
+    "how_to_cancel": _("Cancel the booking"),
+    "busy": _("Busy"),
 }
 
+# What a rejection reason (RejectReason) means, for the person who asked.
 REASONS = {
-    "slot_taken": {
-        "fi": "Joku ehti varata ajan ennen sinua.",
-        "sv": "Någon hann boka tiden före dig.",
-        "en": "Someone else booked the slot first.",
-    },
-    "quota_exceeded": {
-        "fi": "Sinulla on jo enimmäismäärä voimassa olevia varauksia.",
-        "sv": "Du har redan det högsta tillåtna antalet aktiva bokningar.",
-        "en": "You already hold the most active bookings allowed.",
-    },
-    "space_closed": {
-        "fi": "Tila ei ole avoinna koko pyytämääsi aikaa.",
-        "sv": "Lokalen är inte öppen hela den tid du bad om.",
-        "en": "The space is not open for the whole time you asked for.",
-    },
-    "too_late": {
-        "fi": "Aika alkaa liian pian varattavaksi.",
-        "sv": "Tiden börjar för snart för att kunna bokas.",
-        "en": "The slot starts too soon to be booked.",
-    },
-    "too_far_ahead": {
-        "fi": "Aika on pidemmällä kuin tilaa voi varata.",
-        "sv": "Tiden ligger längre fram än lokalen tar emot bokningar.",
-        "en": "The slot is further ahead than the space takes bookings.",
-    },
-    "off_grid": {
-        "fi": "Aika ei enää osu tilan varausruudukkoon.",
-        "sv": "Tiden följer inte längre lokalens tidsindelning.",
-        "en": "The slot no longer fits the space's booking grid.",
-    },
-    "duration_not_allowed": {
-        "fi": "Tilaa ei voi enää varata noin pitkäksi tai lyhyeksi ajaksi.",
-        "sv": "Lokalen kan inte längre bokas så länge eller så kort.",
-        "en": "The space no longer takes bookings that long or that short.",
-    },
-    "over_capacity": {
-        "fi": "Ryhmänne on suurempi kuin tilaan mahtuu.",
-        "sv": "Er grupp är större än lokalen rymmer.",
-        "en": "Your party is larger than the space holds.",
-    },
-    "activity_not_offered": {
-        "fi": "Tilassa ei enää voi harrastaa tätä.",
-        "sv": "Lokalen erbjuder inte längre aktiviteten.",
-        "en": "The space no longer offers the activity.",
-    },
-    "no_space_available": {
-        "fi": "Yksikään tila ei sopinut pyyntöösi.",
-        "sv": "Ingen lokal passade din förfrågan.",
-        "en": "No space matched your request.",
-    },
-    "weekly_hours_exceeded": {
-        "fi": "Varaisit sillä viikolla enemmän tunteja kuin kohtuullinen käyttö sallii.",
-        "sv": "Du skulle boka fler timmar den veckan än skälig användning tillåter.",
-        "en": "You would book more hours in that week than fair use allows.",
-    },
-    "paused": {
-        "fi": "Uudet varauksesi ovat tauolla toistuvien käyttämättä jääneiden varausten vuoksi.",
-        "sv": "Dina nya bokningar är pausade efter upprepade uteblivna besök.",
-        "en": "Your new bookings are paused after repeated no-shows.",
-    },
-    "lost_draw": {
-        "fi": "Arvonnassa aika meni muille ennen sinua.",
-        "sv": "I lottningen gick tiden till andra före dig.",
-        "en": "In the draw, others were drawn before you for the slot.",
-    },
-    "series_cancelled": {
-        "fi": "Sarja peruttiin ennen kuin tämä kerta ehdittiin käsitellä.",
-        "sv": "Serien avbokades innan detta tillfälle hann behandlas.",
-        "en": "The series was cancelled before this occurrence was decided.",
-    },
+    "slot_taken": _("Someone else booked the slot first."),
+    "quota_exceeded": _("You already hold the most active bookings allowed."),
+    "space_closed": _("The space is not open for the whole time you asked for."),
+    "too_late": _("The slot starts too soon to be booked."),
+    "too_far_ahead": _("The slot is further ahead than the space takes bookings."),
+    "off_grid": _("The slot no longer fits the space's booking grid."),
+    "duration_not_allowed": _("The space no longer takes bookings that long or that short."),
+    "over_capacity": _("Your party is larger than the space holds."),
+    "activity_not_offered": _("The space no longer offers the activity."),
+    "no_space_available": _("No space matched your request."),
+    "weekly_hours_exceeded": _("You would book more hours in that week than fair use allows."),
+    "paused": _("Your new bookings are paused after repeated no-shows."),
+    "lost_draw": _("In the draw, others were drawn before you for the slot."),
+    "series_cancelled": _("The series was cancelled before this occurrence was decided."),
 }
-
-NO_SHOW = {
-    "fi": "Ovikoodia ei käytetty ajoissa alun jälkeen, joten varaus vapautettiin muille "
-    "(käyttämättä jäänyt varaus).",
-    "sv": "Dörrkoden användes inte i tid efter starten, så bokningen släpptes till andra "
-    "(uteblivet besök).",
-    "en": "The door code was not used in time after the start, so the booking was released "
-    "for others (a no-show).",
-}
-PAUSED_UNTIL = {
-    "fi": "Uudet varauksesi ovat tauolla %(until)s asti toistuvien käyttämättä jääneiden "
-    "varausten vuoksi.",
-    "sv": "Dina nya bokningar är pausade till %(until)s efter upprepade uteblivna besök.",
-    "en": "Your new bookings are paused until %(until)s after repeated no-shows.",
-}
-UNKNOWN_REASON = {
-    "fi": "Pyyntöä ei voitu hyväksyä.",
-    "sv": "Förfrågan kunde inte godkännas.",
-    "en": "The request could not be accepted.",
-}
+# Fair use: why a booking was released, and until when a person's new bookings wait.
+NO_SHOW = _(
+    "The door code was not used in time after the start, so the booking was released "
+    "for others (a no-show)."
+)
+PAUSED_UNTIL = _("Your new bookings are paused until %(until)s after repeated no-shows.")
+UNKNOWN_REASON = _("The request could not be accepted.")
 
 
 def language_of(value: str | None) -> str:
@@ -135,53 +49,64 @@ def language_of(value: str | None) -> str:
 
 
 def words(language: str) -> dict[str, str]:
-    return WORDS[language_of(language)]
+    with translation.override(language_of(language)):
+        return {key: str(text) for key, text in WORDS.items()}
 
 
 def reason_in_words(code: str | None, language: str) -> str:
-    return REASONS.get(code or "", UNKNOWN_REASON)[language_of(language)]
+    with translation.override(language_of(language)):
+        return str(REASONS.get(code or "", UNKNOWN_REASON))
 
 
-def local_day(instant: datetime, zone: ZoneInfo, language: str) -> str:
-    """'ti 1.12.2026', 'tis 1.12.2026', 'Tue 1 Dec 2026' in the venue's zone."""
-    local = instant.astimezone(zone)
-    weekday = WEEKDAYS[language_of(language)][local.weekday()]
-    if language_of(language) == "en":
-        return f"{weekday} {local.day} {MONTHS_EN[local.month - 1]} {local.year}"
-    return f"{weekday} {local.day}.{local.month}.{local.year}"
-
-
-def local_time(instant: datetime, zone: ZoneInfo, language: str) -> str:
-    """'18.00' in Finnish and Swedish, '18:00' in English."""
-    local = instant.astimezone(zone)
-    separator = ":" if language_of(language) == "en" else "."
-    return f"{local.hour:02d}{separator}{local.minute:02d}"
-
-
-# Between a day and a time: 'ti 1.12.2026 klo 18.00'.
-AT = {"fi": " klo ", "sv": " kl. ", "en": ", "}
+# How a mail or a calendar writes a day and a time, as Django date formats: the weekday and month
+# names come from Django's own fi/sv catalogs, the order and the separators from api/locale/
+# (the Finnish way, 'ti 1.12.2026 klo 18.00', in Finland's Swedish too; Django's sv formats
+# are Sweden's). The en dashes are literal because xgettext reads no \N{} escapes.
+DAY_FORMAT = pgettext_lazy("date format of a day in mails", "D j M Y")
+TIME_FORMAT = pgettext_lazy("time format in mails", "H:i")
+SAME_DAY = _("%(day)s, %(start)s–%(end)s")  # noqa: RUF001
+OVERNIGHT = _("%(day)s, %(start)s – %(end_day)s, %(end)s")  # noqa: RUF001
+MOMENT = _("%(day)s, %(time)s")
 
 
 def local_moment(instant: datetime, zone: ZoneInfo, language: str) -> str:
     """'ti 1.12.2026 klo 18.00', 'tis 1.12.2026 kl. 18.00', 'Tue 1 Dec 2026, 18:00'."""
-    at = AT[language_of(language)]
-    return local_day(instant, zone, language) + at + local_time(instant, zone, language)
+    instant = instant.astimezone(zone)
+    with translation.override(language_of(language)):
+        return str(MOMENT) % {
+            "day": dateformat.format(instant, str(DAY_FORMAT)),
+            "time": dateformat.format(instant, str(TIME_FORMAT)),
+        }
 
 
 def local_span(start: datetime, end: datetime, zone: ZoneInfo, language: str) -> str:
     """The day and the times of [start, end) in the venue's zone, in the reader's language.
 
-    'ti 1.12.2026 klo 18.00-20.00' (with an en dash); an interval that crosses midnight names both days.
+    'ti 1.12.2026 klo 18.00-20.00', 'tis 1.12.2026 kl. 18.00-20.00', 'Tue 1 Dec 2026,
+    18:00-20:00' (with an en dash); an interval that crosses midnight names both days.
     """
-    at = AT[language_of(language)]
-    first = local_moment(start, zone, language)
-    if start.astimezone(zone).date() == end.astimezone(zone).date():
-        return f"{first}{DASH}{local_time(end, zone, language)}"
-    return f"{first} {DASH} {local_day(end, zone, language)}{at}{local_time(end, zone, language)}"
+    start, end = start.astimezone(zone), end.astimezone(zone)
+    with translation.override(language_of(language)):
+        parts = {
+            "day": dateformat.format(start, str(DAY_FORMAT)),
+            "start": dateformat.format(start, str(TIME_FORMAT)),
+            "end_day": dateformat.format(end, str(DAY_FORMAT)),
+            "end": dateformat.format(end, str(TIME_FORMAT)),
+        }
+        if start.date() == end.date():
+            return str(SAME_DAY) % parts
+        return str(OVERNIGHT) % parts
 
 
 def booking_url(booking) -> str:
-    return f"{settings.PUBLIC_URL}/api/v1/bookings/{booking.pk}/"
+    """The booking on the citizen's page, where its owner, once logged in, sees and cancels
+    it (the API's own URL needs a token that a mail or a calendar cannot carry)."""
+    return f"{settings.PUBLIC_URL}/#booking-{booking.pk}"
+
+
+def no_show_in_words(language: str) -> str:
+    with translation.override(language_of(language)):
+        return str(NO_SHOW)
 
 
 def pause_note(paused_until: datetime | None, zone: ZoneInfo, language: str) -> str:
@@ -189,4 +114,5 @@ def pause_note(paused_until: datetime | None, zone: ZoneInfo, language: str) -> 
     if paused_until is None:
         return ""
     until = local_moment(paused_until, zone, language)
-    return PAUSED_UNTIL[language_of(language)] % {"until": until}
+    with translation.override(language_of(language)):
+        return str(PAUSED_UNTIL) % {"until": until}

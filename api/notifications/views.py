@@ -20,17 +20,20 @@ from api.notifications import calendars, services
 from api.notifications.choices import DeliveryState
 from api.notifications.models import Webhook
 from api.notifications.serializers import WebhookDeliverySerializer, WebhookSerializer
-from api.permissions import IsOperator
+from api.organisations.choices import Role
+from api.permissions import OperatorRole, ScopedQueryset
 
 # A feed shows the past month and the coming year (series may reach past max_advance_days).
 FEED_BEHIND, FEED_AHEAD = timedelta(days=30), timedelta(days=366)
 ICS = {(200, "text/calendar"): OpenApiResponse(OpenApiTypes.STR, description="iCalendar")}
 
 
-class WebhookViewSet(viewsets.ModelViewSet):
+class WebhookViewSet(ScopedQueryset, viewsets.ModelViewSet):
     queryset = Webhook.objects.all()
     serializer_class = WebhookSerializer
-    permission_classes = [IsOperator]
+    permission_classes = [OperatorRole]
+    # An organisation's admins look after its webhooks (their secrets, what they are sent).
+    roles = {"list": Role.ADMIN, "retrieve": Role.ADMIN, "deliveries": Role.ADMIN}
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def perform_create(self, serializer):

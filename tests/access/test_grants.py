@@ -10,6 +10,7 @@ from api.access import services
 from api.access.choices import GrantProblem, GrantState
 from api.access.models import Grant, Lock, LockEvent
 from api.bookings import services as bookings
+from devices import protocol
 from tests.access.conftest import enrol
 from tests.conftest import client_for
 from tests.factories import BookingFactory, BookingRequestFactory, SpaceFactory, next_slot
@@ -28,6 +29,8 @@ def book(space, user, start=None, minutes=60):
 
 
 def reported(lock, version, grant_ids):
+    """A report of `version`, which the backend is made to have published."""
+    Lock.objects.filter(pk=lock.pk, desired_version__lt=version).update(desired_version=version)
     return {"schema": 1, "lock_id": lock.id, "applied_version": version, "grant_ids": grant_ids}
 
 
@@ -204,3 +207,31 @@ def test_the_first_granted_event_checks_the_booking_in(owner):
 
 def test_a_plain_booking_factory_booking_has_no_grant():
     assert not Grant.objects.filter(booking=BookingFactory()).exists()
+
+
+def signed_desired(lock, version):
+    return protocol.encode(
+        services.sign(protocol.desired_state(lock.id, version, timezone.now(), []))
+    )
+
+
+def test_an_older_desired_state_passed_on_live_is_a_lagging_reader_not_a_replay():
+    lock = enrol(SpaceFactory())
+    Lock.objects.filter(pk=lock.pk).update(desired_version=20, publish_requested_at=None)
+    requested = Lock.objects.filter(pk=lock.pk, publish_requested_at__isnull=False)
+    # Read live long after newer versions went out: remembered, nothing published.
+    assert services.restore_desired(lock.id, signed_desired(lock, 7), None, False) == 7
+    assert not requested.exists()
+    # Older than one the reader saw on the topic: a replay, ours published again.
+    assert services.restore_desired(lock.id, signed_desired(lock, 5), 7, False) == 7
+    assert requested.exists()
+
+
+def test_a_retained_desired_state_older_than_the_newest_published_is_restored():
+    lock = enrol(SpaceFactory())
+    Lock.objects.filter(pk=lock.pk).update(desired_version=20, publish_requested_at=None)
+    requested = Lock.objects.filter(pk=lock.pk, publish_requested_at__isnull=False)
+    assert services.restore_desired(lock.id, signed_desired(lock, 20), None, True) == 20
+    assert not requested.exists()
+    services.restore_desired(lock.id, signed_desired(lock, 19), None, True)
+    assert requested.exists()

@@ -1,8 +1,10 @@
 """POST/GET /api/v1/locks/, POST /locks/{id}/unlock/, GET /api/v1/alerts/."""
 
+import base64
 from datetime import timedelta
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from django.contrib.auth.hashers import check_password
 from django.utils import timezone
 
@@ -24,6 +26,7 @@ def test_an_operator_enrols_a_lock_and_gets_its_credentials_once(as_operator, se
     body = response.json()
     assert set(body) == {
         "id", "space", "mqtt_username", "mqtt_password", "topic_root", "kid", "public_key",
+        "public_key_pem",
     }  # fmt: skip
     assert (body["id"], body["space"], body["mqtt_username"]) == (lock_id, space.id, lock_id)
     assert body["topic_root"] == settings.MQTT_TOPIC_ROOT
@@ -31,6 +34,11 @@ def test_an_operator_enrols_a_lock_and_gets_its_credentials_once(as_operator, se
     # The public key is the raw 32 bytes, and it verifies what the backend signs.
     public = protocol.load_public_key(body["public_key"])
     assert protocol.verify(services.sign({"a": 1}), public, body["kid"])
+    # The same key as PEM, for libraries that want it.
+    pem = serialization.load_pem_public_key(body["public_key_pem"].encode())
+    assert pem.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw) == (
+        base64.b64decode(body["public_key"])
+    )
     lock = Lock.objects.get(id=lock_id)
     assert body["mqtt_password"] not in lock.password_hash
     assert check_password(body["mqtt_password"], lock.password_hash)

@@ -24,6 +24,7 @@ def test_register_returns_a_token_and_the_user_with_finnish_by_default(anonymous
         "name": "Sanna",
         "language": "fi",
         "is_operator": False,
+        "organisations": [],
     }
     me = client_for(User.objects.get()).get("/api/v1/auth/me/")
     assert me.json()["email"] == "salsa@example.org"
@@ -88,6 +89,7 @@ def test_me_shows_and_changes_name_and_language_only(as_owner, owner):
         "name": owner.name,
         "language": "fi",
         "is_operator": False,
+        "organisations": [],
         "paused_until": None,
         "no_shows": 0,
     }

@@ -194,3 +194,13 @@ def test_throttling_off_lifts_the_limit(as_owner, settings, space):
     settings.THROTTLING = False
     statuses = {as_owner.post(URL, body_for(space), format="json").status_code for _ in range(3)}
     assert statuses == {202}
+
+
+def test_a_person_lists_their_own_requests_newest_first(as_owner, owner, other):
+    older = BookingRequestFactory(user=owner)
+    newer = BookingRequestFactory(user=owner)
+    BookingRequestFactory(user=other)
+    body = as_owner.get(URL).json()
+    assert [r["id"] for r in body["results"]] == [str(newer.id), str(older.id)]
+    assert body["count"] == 2
+    assert as_owner.get(URL, {"status": "confirmed"}).json()["count"] == 0

@@ -1,9 +1,11 @@
 """GET /api/v1/bookings/, its detail and cancel: own bookings only, operators see all."""
 
+from datetime import timedelta
+
 import pytest
 
 from api.bookings.models import Booking
-from tests.factories import BookingFactory
+from tests.factories import ActivityFactory, BookingFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +25,10 @@ def test_a_booking_shows_the_contract_fields(as_owner, owner):
     assert body == {
         "id": booking.id,
         "space": booking.space_id,
+        "space_name": booking.space.name,
+        "venue_name": booking.space.venue.name,
+        "timezone": "Europe/Helsinki",
+        "activity": None,
         "start": booking.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "end": booking.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "party_size": 4,
@@ -68,3 +74,31 @@ def test_an_operator_may_cancel_anyones_booking(as_operator, owner):
 
 def test_bookings_need_a_token(anonymous):
     assert anonymous.get("/api/v1/bookings/").status_code == 401
+
+
+def test_bookings_filter_by_the_time_they_overlap(as_owner, owner):
+    first = BookingFactory(user=owner)
+    day = timedelta(days=1)
+    second = BookingFactory(user=owner, start=first.start + day, end=first.end + day)
+
+    def listed(**query):
+        return [b["id"] for b in as_owner.get("/api/v1/bookings/", query).json()["results"]]
+
+    today = {"from": first.start.isoformat(), "to": (first.start + day).isoformat()}
+    assert listed(**today) == [first.id]
+    assert listed(**{"from": first.end.isoformat()}) == [second.id]  # one that ends then is over
+    assert listed(to=second.start.isoformat()) == [first.id]  # one that starts then is not yet
+    assert listed() == [first.id, second.id]
+
+
+def test_a_booking_filter_time_without_an_offset_is_a_400_naming_it(as_owner):
+    response = as_owner.get("/api/v1/bookings/", {"from": "2026-12-01T18:00:00"})
+    assert response.status_code == 400
+    assert list(response.json()) == ["from", "codes"]
+    assert response.json()["codes"] == {"from": ["naive"]}
+
+
+def test_a_booking_shows_its_activity(as_owner, owner):
+    activity = ActivityFactory(slug="choir")
+    booking = BookingFactory(user=owner, activity=activity)
+    assert as_owner.get(f"/api/v1/bookings/{booking.id}/").json()["activity"] == "choir"

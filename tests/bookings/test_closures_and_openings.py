@@ -67,7 +67,7 @@ def test_a_closed_day_is_refused_at_once_and_shown_closed(as_owner, anonymous, e
     close(**{of: evening_room if of == "space" else evening_room.venue})
     response = ask(as_owner, evening_room, at(18), at(20))
     assert response.status_code == 400
-    assert list(response.json()) == ["start"]
+    assert response.json()["codes"] == {"start": ["space_closed"]}
     assert not BookingRequest.objects.exists()
     assert free(anonymous, evening_room) == []
     assert free(anonymous, evening_room, day=13) == [(at(16, day=13), at(22, day=13))]

@@ -34,7 +34,9 @@ def test_the_same_key_with_another_body_is_a_422_that_says_so(as_owner, space):
         URL, body_for(space, party_size=9), format="json", HTTP_IDEMPOTENCY_KEY="k-1"
     )
     assert other.status_code == 422
-    assert "another" in other.json()["Idempotency-Key"][0]
+    assert other.json()["codes"] == {"Idempotency-Key": ["idempotency_key_reused"]}
+    # The owner's language is Finnish (the default).
+    assert "toiseen pyyntöön" in other.json()["Idempotency-Key"][0]
     assert BookingRequest.objects.get().party_size == 8
 
 

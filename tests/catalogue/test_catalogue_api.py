@@ -6,7 +6,14 @@ import pytest
 from django.utils import timezone
 
 from api.catalogue.models import Activity, Space, Venue
-from tests.factories import ActivityFactory, BookingFactory, SpaceFactory, VenueFactory, next_slot
+from tests.factories import (
+    ActivityFactory,
+    BookingFactory,
+    OrganisationFactory,
+    SpaceFactory,
+    VenueFactory,
+    next_slot,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +62,7 @@ def test_only_operators_add_activities(anonymous, as_owner, as_operator):
 
 def test_venues_are_public_and_created_by_operators(anonymous, as_operator):
     body = {
+        "organisation": OrganisationFactory().pk,
         "name": "Kalasatama school",
         "address": "Polariksenkatu 1",
         "district": "Kalasatama",
@@ -77,8 +85,18 @@ def test_an_operator_creates_and_patches_a_space(as_operator, as_owner, anonymou
     response = as_operator.post("/api/v1/spaces/", {**SPACE, "venue": venue.id}, format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
-    # distance_km is null without `near` (GET /spaces/?near=… gives it).
-    assert body == {"id": body["id"], "venue": venue.id, **SPACE, "distance_km": None}
+    # distance_km is null without `near` (GET /spaces/?near=… gives it); the venue's name,
+    # district and zone come along, and whether a booking of it gets a door code.
+    assert body == {
+        "id": body["id"],
+        "venue": venue.id,
+        **SPACE,
+        "venue_name": venue.name,
+        "district": venue.district,
+        "timezone": venue.timezone,
+        "has_lock": False,
+        "distance_km": None,
+    }
     assert anonymous.get(f"/api/v1/spaces/{body['id']}/").json() == body
     patch = {"capacity": 20, "opening_hours": [{"weekday": 6, "opens": "00:00", "closes": "24:00"}]}
     assert as_owner.patch(f"/api/v1/spaces/{body['id']}/", patch, format="json").status_code == 403

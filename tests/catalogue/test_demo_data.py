@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from api.accounts.models import User
 from api.bookings import services
 from api.catalogue.models import Closure, Space
+from api.organisations.models import Organisation
 
 pytestmark = pytest.mark.django_db
 
@@ -60,3 +61,29 @@ def test_band_rehearsal_for_six_on_thursday_evening_books_the_music_room_with_a_
     assert datetime.fromisoformat(decided["end"]) - datetime.fromisoformat(
         decided["start"]
     ) == timedelta(hours=2)
+
+
+def test_the_demo_has_two_organisations_with_their_own_people():
+    call_command("demo_data", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    youth = Organisation.objects.get(name="Helsinki Youth Services")
+    housing = Organisation.objects.get(kind="housing")
+    assert set(youth.venues.values_list("name", flat=True)) >= {
+        "Kalasatama school",
+        "Kalasatama library",
+    }
+    assert list(housing.venues.values_list("spaces__name", flat=True)) == ["Club room"]
+    caretaker = APIClient()
+    token = caretaker.post(
+        "/api/v1/auth/token/",
+        {"email": "caretaker@flexispace.example", "password": "caretaker-passphrase"},
+        format="json",
+    ).json()["token"]
+    caretaker.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    me = caretaker.get("/api/v1/auth/me/").json()
+    assert me["organisations"] == [{"id": housing.pk, "role": "admin"}]
+    assert caretaker.get("/api/v1/locks/").json()["results"] == []  # the city's are not theirs
+    youth_admin = APIClient()
+    youth_admin.force_authenticate(User.objects.get(email="youth-admin@flexispace.example"))
+    assert {lock["id"] for lock in youth_admin.get("/api/v1/locks/").json()["results"]} >= {
+        "demo-lock-2"
+    }

@@ -46,8 +46,61 @@ def test_times_are_utc_with_z_to_the_second():
     instant = datetime(2026, 12, 1, 17, 50, 1, 999999, tzinfo=UTC)
     assert protocol.format_time(instant) == "2026-12-01T17:50:01Z"
     assert protocol.parse_time("2026-12-01T17:50:01Z") == instant.replace(microsecond=0)
+
+
+def test_a_receiver_takes_any_rfc_3339_time_with_an_offset():
+    at = datetime(2026, 12, 1, 17, 50, 1, tzinfo=UTC)
+    # As JavaScript's toISOString() writes it, with +00:00, another offset, a finer fraction.
+    assert protocol.parse_time("2026-12-01T17:50:01.000Z") == at
+    assert protocol.parse_time("2026-12-01T17:50:01.250Z") == at.replace(microsecond=250000)
+    assert protocol.parse_time("2026-12-01T17:50:01+00:00") == at
+    assert protocol.parse_time("2026-12-01T19:50:01+02:00") == at
+    assert protocol.parse_time("2026-12-01T17:50:01.123456789Z") == at.replace(microsecond=123456)
+    for refused in (
+        "2026-12-01T17:50:01",  # no offset
+        "2026-12-01 17:50:01Z",
+        "2026-13-01T17:50:01Z",
+        "1970-01-01T00:00:00Z",  # no lock's clock
+        "9999-12-31T23:59:59Z",
+        "2026-12-01T17:50:01+24:00",
+        17,
+        None,
+    ):
+        with pytest.raises(protocol.InvalidMessage):
+            protocol.parse_time(refused)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"x" * (16 * 1024 + 1),  # larger than 16 KiB
+        b"[" * 5000 + b"]" * 5000,  # nested beyond the recursion limit
+        b'{"a": [[[[1]]]]}',  # nested beyond the protocol's depth
+        b'{"a": NaN}',
+        b'{"a": Infinity}',
+        b'{"battery": 87.5}',  # a fraction
+        b'{"a": %d}' % 2**70,  # beyond 64 bits
+        b'{"a": %d}' % 2**53,
+        b'{"a": -1}',
+        rb'{"a": "x\u0000y"}',  # NUL
+        rb'{"a": "x\ny"}',
+        rb'{"a": "\ud800"}',  # a lone surrogate
+        '{"ä": 1}'.encode(),  # a key that is not ASCII
+        b"\xff",
+        b"[1]",
+    ],
+)
+def test_a_payload_beyond_the_limits_is_refused_before_anything_reads_it(payload):
     with pytest.raises(protocol.InvalidMessage):
-        protocol.parse_time("2026-12-01T17:50:01+00:00")
+        protocol.decode(payload)
+
+
+def test_a_whole_number_written_with_a_fraction_is_the_integer_it_names():
+    # 87.0 is how some encoders write 87; RFC 8785 writes it 87.
+    assert protocol.decode(b'{"battery": 87.0, "v": 9007199254740991}') == {
+        "battery": 87,
+        "v": 2**53 - 1,
+    }
 
 
 def test_the_desired_state_has_the_contracts_shape():
@@ -102,6 +155,16 @@ def test_topics_name_the_lock_and_the_kind():
         ("events", {"schema": 1, "lock_id": "a", "event_id": "e", "type": "smoke",
                     "at": "2026-12-01T17:02:11Z"}),
         ("desired", {"schema": 1, "lock_id": "a"}),
+        ("events", {"schema": 1, "lock_id": "a", "event_id": "e" * 81, "type": "door",
+                    "state": "open", "at": "2026-12-01T17:02:11Z"}),
+        ("events", {"schema": 1, "lock_id": "a", "event_id": "e", "type": "access",
+                    "result": "granted", "grant_id": "g" * 65, "at": "2026-12-01T17:02:11Z"}),
+        ("events", {"schema": 1, "lock_id": "a", "event_id": "e", "type": "door",
+                    "state": "open", "at": "1000-01-01T00:00:00Z"}),
+        ("reported", {"schema": 1, "lock_id": "a", "applied_version": 1, "grant_ids": ["g h"]}),
+        ("reported", {"schema": 1, "lock_id": "a", "applied_version": 1, "grant_ids": [],
+                      "battery": 101}),
+        ("ack", {"schema": 1, "lock_id": "a", "cmd_id": "c", "ok": False, "error": "x" * 201}),
     ],
 )  # fmt: skip
 def test_malformed_messages_from_a_lock_are_refused(kind, message):

@@ -31,7 +31,8 @@ def desired(version, grants=(), lock_id="hall-1", key=KEY, kid="backend-1"):
 
 
 def command(cmd_id, op="unlock_once", expires=NOW + timedelta(minutes=1), lock_id="hall-1"):
-    message = protocol.command(lock_id, cmd_id, op, NOW, expires)
+    # Built as a sync and renamed, so an op the protocol does not know can be sent too.
+    message = {**protocol.command(lock_id, cmd_id, "sync", NOW, expires), "op": op}
     return protocol.encode(protocol.sign(message, KEY, "backend-1"))
 
 
@@ -114,10 +115,17 @@ def test_a_command_runs_once_and_a_duplicate_gets_the_same_ack(lock):
     assert again[0].message == first[0].message
 
 
-def test_an_expired_or_foreign_command_is_refused(lock):
+def test_an_expired_foreign_or_unknown_command_is_refused_with_an_ack(lock):
     [ack] = lock.receive("cmd", command("c-2", expires=NOW - timedelta(seconds=1)))
     assert (ack.message["ok"], ack.message["error"]) == (False, "expired")
-    assert lock.receive("cmd", command("c-3", lock_id="hall-2")) == []
+    [ack] = lock.receive("cmd", command("c-3", lock_id="hall-2"))
+    assert (ack.message["lock_id"], ack.message["ok"], ack.message["error"]) == (
+        "hall-1",
+        False,
+        "foreign_lock",
+    )
+    [ack] = lock.receive("cmd", command("c-5", op="self_destruct"))
+    assert (ack.message["ok"], ack.message["error"]) == (False, "unknown_op")
 
 
 def test_sync_republishes_reported(lock):
@@ -132,3 +140,19 @@ def test_on_connect_it_says_online_and_reports_and_its_will_says_offline(lock):
     will = lock.last_will()
     assert will.message == {"schema": 1, "lock_id": "hall-1", "online": False}
     assert will.retain
+
+
+def test_a_window_in_any_rfc_3339_form_admits_by_the_instants_it_names(lock, clock):
+    desired = protocol.desired_state("hall-1", 3, NOW, [])
+    desired["grants"] = [
+        {"grant_id": "g-1", "code": "4321", "valid_from": "2026-12-01T17:50:00.000+02:00",
+         "valid_until": "2026-12-01T16:10:00.5Z"},
+    ]  # fmt: skip
+    lock.receive("desired", protocol.encode(protocol.sign(desired, KEY, "backend-1")))
+    assert lock.applied_version == 3
+    clock.now = datetime(2026, 12, 1, 15, 49, 59, tzinfo=UTC)
+    assert lock.try_code("4321").message["result"] == "denied"
+    clock.now = datetime(2026, 12, 1, 15, 50, tzinfo=UTC)
+    assert lock.try_code("4321").message["result"] == "granted"
+    clock.now = datetime(2026, 12, 1, 16, 10, 1, tzinfo=UTC)
+    assert lock.try_code("4321").message["result"] == "denied"

@@ -5,6 +5,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from icalendar import Calendar
@@ -91,6 +92,7 @@ def test_a_confirmed_booking_mails_the_code_times_address_and_calendar_in_finnis
         f"{day.day}.{day.month}.{day.year} klo 18.00\N{EN DASH}20.00",
         f"Ovikoodi: {code}",
         f"/api/v1/bookings/{request.booking.pk}/cancel/",
+        f"{settings.PUBLIC_URL}/#booking-{request.booking.pk}",  # the page, not the API
     ):
         assert shown in text
         assert shown.removeprefix("Ovikoodi: ") in html_of(message)

@@ -69,7 +69,11 @@ MATRIX: dict[str, Row] = {
     "token": Row(
         expect={"POST": ANYONE(200)}, body=lambda w: {"email": w.owner.email, "password": PASSWORD}
     ),
-    "me": Row(expect={"GET": USERS(200), "PATCH": USERS(200)}, body=lambda w: {"name": "Renamed"}),
+    "me": Row(
+        expect={"GET": USERS(200), "PATCH": USERS(200), "DELETE": USERS(204)},
+        body=lambda w: {"name": "Renamed"},
+    ),
+    "export": Row(expect={"GET": USERS(200)}),
     "calendar-token": Row(expect={"POST": USERS(200)}),
     "personal-calendar": Row(
         kwargs=lambda w: {"token": w.calendar_secret}, expect={"GET": ANYONE(200)}
@@ -82,6 +86,7 @@ MATRIX: dict[str, Row] = {
     "venue-list": Row(
         expect={"GET": ANYONE(200), "POST": OPERATORS(201)},
         body=lambda w: {
+            "organisation": w.organisation.pk,
             "name": "Kallio hall",
             "address": "Helsinginkatu 1",
             "district": "Kallio",
@@ -149,7 +154,7 @@ MATRIX: dict[str, Row] = {
     ),
     # --- booking ----------------------------------------------------------------------------
     "booking-request-list": Row(
-        expect={"POST": USERS(202)}, body=lambda w: w.booking_request_body()
+        expect={"GET": USERS(200), "POST": USERS(202)}, body=lambda w: w.booking_request_body()
     ),
     "booking-request-detail": Row(kwargs=pk("booking_request"), expect={"GET": OWNER(200)}),
     "booking-list": Row(expect={"GET": USERS(200)}),
@@ -178,7 +183,8 @@ MATRIX: dict[str, Row] = {
         expect={"GET": OPERATORS(200), "POST": OPERATORS(201)},
         body=lambda w: {"id": f"{RUN}-lock-new", "space": SpaceFactory().pk},
     ),
-    "lock-detail": Row(kwargs=pk("lock"), expect={"GET": OPERATORS(200)}),
+    "lock-detail": Row(kwargs=pk("lock"), expect={"GET": OPERATORS(200), "DELETE": OPERATORS(204)}),
+    "lock-rotate-password": Row(kwargs=pk("lock"), expect={"POST": OPERATORS(200)}),
     "lock-commands": Row(kwargs=pk("lock"), expect={"GET": OPERATORS(200)}),
     "lock-unlock": Row(kwargs=pk("lock"), expect={"POST": OPERATORS(202)}),
     "alerts": Row(expect={"GET": OPERATORS(200)}),
@@ -197,6 +203,22 @@ MATRIX: dict[str, Row] = {
         body=lambda w: {"active": False},
     ),
     "webhook-deliveries": Row(kwargs=pk("webhook"), expect={"GET": OPERATORS(200)}),
+    # --- organisations (their scoping: tests/organisations/test_scoping_matrix.py) ---------
+    "organisation-list": Row(
+        expect={"GET": OPERATORS(200), "POST": OPERATORS(201)},
+        body=lambda w: {"name": "Vallila library", "kind": "library"},
+    ),
+    "member-list": Row(
+        kwargs=lambda w: {"organisation_pk": w.organisation.pk},
+        expect={"GET": OPERATORS(200), "POST": OPERATORS(201)},
+        body=lambda w: {"email": w.other.email, "role": "viewer"},
+    ),
+    "member-detail": Row(
+        kwargs=lambda w: {"organisation_pk": w.organisation.pk, "pk": w.membership.pk},
+        expect={"PATCH": OPERATORS(200), "DELETE": OPERATORS(204)},
+        body=lambda w: {"role": "manager"},
+    ),
+    "audit-list": Row(expect={"GET": OPERATORS(200)}),
     # --- the API's own pages, health, the admin ---------------------------------------------
     "api-root": Row(expect={"GET": USERS(200)}),
     "schema": Row(expect={"GET": ANYONE(200)}),
@@ -213,6 +235,10 @@ MATRIX: dict[str, Row] = {
         form=True,
     ),
     "admin:*": Row(expect={"GET": (302, 302, 302, 200)}),
+    # --- the reference frontend: pages anyone loads; what they show comes from the API above
+    "citizen-page": Row(expect={"GET": ANYONE(200)}),
+    "operator-page": Row(expect={"GET": ANYONE(200)}),
+    "set_language": Row(expect={"POST": ANYONE(302)}, body=lambda w: {"language": "sv"}, form=True),
 }
 
 

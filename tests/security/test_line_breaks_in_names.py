@@ -15,7 +15,13 @@ from api.catalogue.admin import VenueAdmin
 from api.notifications import services as notifications
 from api.notifications.models import Notification
 from tests.conftest import client_for
-from tests.factories import BookingFactory, BookingRequestFactory, SpaceFactory, VenueFactory
+from tests.factories import (
+    BookingFactory,
+    BookingRequestFactory,
+    OrganisationFactory,
+    SpaceFactory,
+    VenueFactory,
+)
 from tests.security.world import build_world, row_counts
 
 pytestmark = pytest.mark.django_db
@@ -108,6 +114,7 @@ def test_the_api_refuses_a_name_with_a_line_break_or_a_control_character(name):
 def test_a_name_in_any_script_is_taken_as_it_is(as_operator):
     name = "Käpylän sali \N{EN DASH} 音楽室 🎷 Musiksal"
     body = {"name": name, "address": "Pohjolankatu 1", "district": "Käpylä"}
+    body["organisation"] = OrganisationFactory().pk
     response = as_operator.post(
         "/api/v1/venues/", {**body, "latitude": 60.21, "longitude": 24.95}, format="json"
     )
@@ -119,9 +126,12 @@ def test_the_admin_refuses_a_venue_name_with_a_line_break(rf, operator):
     from django.contrib.admin.sites import site
 
     venue = VenueFactory()
-    form_class = VenueAdmin(type(venue), site).get_form(rf.get("/"), venue)
+    request = rf.get("/")
+    request.user = operator
+    form_class = VenueAdmin(type(venue), site).get_form(request, venue)
     form = form_class(
         {
+            "organisation": venue.organisation_id,
             "name": "Hall\nX",
             "address": venue.address,
             "district": venue.district,

@@ -88,7 +88,8 @@ def test_a_server_error_in_production_is_json_and_shows_no_configuration():
         status, headers, body = server.request("GET", "/api/v1/activities/")
         assert status == 500
         assert headers["Content-Type"] == "application/json"
-        assert set(json.loads(body)) == {"detail"}
+        assert json.loads(body)["code"] == "error"
+        assert set(json.loads(body)) == {"detail", "code"}
         for secret in (b"hunter2", b"DATABASE_URL", b"REDIS_URL", b"MQTT_URL", b"Traceback"):
             assert secret not in body
 

@@ -1,6 +1,7 @@
 """One of everything the API serves, for the tests that go over every endpoint: an owner with a
-booking (and its door code), a request and a calendar feed; another user; an operator with a
-webhook; a venue and its space with a lock."""
+booking (and its door code), a request and a calendar feed; another user; a city-wide operator;
+the organisation that owns the venue, with its admin, manager and viewer and a webhook; another
+organisation's admin; a venue and its space with a lock."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,10 +23,13 @@ from api.bookings.models import (
 )
 from api.catalogue.models import Activity, Closure, ExtraOpening, Space, Venue
 from api.notifications.models import Webhook
+from api.organisations.models import Membership, Organisation
 from tests.factories import (
     ActivityFactory,
     BookingFactory,
     BookingRequestFactory,
+    MembershipFactory,
+    OrganisationFactory,
     SpaceFactory,
     UserFactory,
     next_slot,
@@ -55,6 +59,13 @@ class World:
     series: BookingSeries
     waitlist_entry: WaitlistEntry
     release_window: ReleaseWindow
+    organisation: Organisation
+    admin: User
+    manager: User
+    viewer: User
+    # The admin of another organisation, which owns nothing of the above.
+    stranger: User
+    membership: Membership
 
     def user(self, role: str) -> User | None:
         return None if role == "anonymous" else getattr(self, role)
@@ -115,11 +126,19 @@ def build_world() -> World:
             user=owner, space=space, start=start, end=end, request=booking_request
         )
         grant = access.create_grant(booking)
+    organisation = space.venue.organisation
+    members = {
+        role: MembershipFactory(organisation=organisation, role=role, user=UserFactory())
+        for role in ("admin", "manager", "viewer")
+    }
+    elsewhere = OrganisationFactory(name="As Oy Kalasatama", kind="housing")
+    stranger = MembershipFactory(organisation=elsewhere, role="admin", user=UserFactory()).user
     webhook = Webhook.objects.create(
+        organisation=organisation,
         url="https://hooks.example.org/flexispace",
         secret="a webhook secret of sixteen+",
         events=["request.decided"],
-        created_by=operator,
+        created_by=members["admin"].user,
     )
     # Five days on, clear of the world's other bookings and requests; decided here, so a
     # worker that gets its task later finds nothing left to do.
@@ -161,6 +180,12 @@ def build_world() -> World:
             collect_until=next_slot()[0] + timedelta(days=20),
             seed=7,
         ),
+        organisation=organisation,
+        admin=members["admin"].user,
+        manager=members["manager"].user,
+        viewer=members["viewer"].user,
+        stranger=stranger,
+        membership=members["viewer"],
     )
 
 
@@ -193,6 +218,8 @@ def fill(path: str, world: World) -> str:
         "booking-series": world.series.pk,
         "waitlist": world.waitlist_entry.pk,
         "release-windows": world.release_window.pk,
+        "organisations": world.organisation.pk,
+        "members": world.membership.pk,
     }
     closures = {"spaces": world.closure.pk, "venues": world.venue_closure.pk}
     parts = path.split("/")

@@ -25,5 +25,6 @@ class Command(BaseCommand):
             f"lock {lock.id} on space {space.pk} ({space})\n"
             f"  mqtt_username {lock.id}\n  mqtt_password {password}\n"
             f"  topic_root    {settings.MQTT_TOPIC_ROOT}\n  kid           {settings.LOCK_SIGNING_KID}\n"
-            f"  public_key    {services.public_key()}"
+            f"  public_key    {services.public_key()}\n"
+            f"  public_key_pem\n{services.public_key_pem()}"
         )

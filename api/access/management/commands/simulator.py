@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import InterfaceError, OperationalError, connection
 
 from api.access import services
 from api.access.models import Lock
@@ -31,6 +32,10 @@ class Command(BaseCommand):
             help="No simulated visitors. By default each booking's visitor types its code as "
             "the window opens and again after it has ended, and the log shows the outcome.",
         )
+        parser.add_argument(
+            "--rescan", type=float, default=RESCAN_SECONDS,
+            help="Seconds between looks for newly enrolled locks.",
+        )  # fmt: skip
         parser.add_argument("--skew", type=float, default=0.0, help="Clock skew of every lock, s.")
         for name in ("drop", "duplicate", "reorder"):
             parser.add_argument(
@@ -58,9 +63,19 @@ class Command(BaseCommand):
         self.stdout.write(f"simulator: locks keep their state in {state_dir}")
         started = False
         while not stop.is_set():
-            for lock_id in Lock.objects.exclude(id__in=list(fleet.connections)).values_list(
-                "id", flat=True
-            ):
+            try:
+                joining = list(
+                    Lock.objects.exclude(id__in=list(fleet.connections)).values_list(
+                        "id", flat=True
+                    )
+                )
+            except (OperationalError, InterfaceError) as error:
+                # The database went away (restarted, the connection terminated): the locks
+                # run on without it; the next scan connects again.
+                self.stderr.write(f"simulator: the database did not answer ({error}); later")
+                connection.close()
+                joining = []
+            for lock_id in joining:
                 fleet.add(
                     VirtualLock(lock_id, public_key, settings.LOCK_SIGNING_KID, state_dir=state_dir)
                 )
@@ -78,5 +93,5 @@ class Command(BaseCommand):
                 self.stdout.write(f"simulator: running {len(fleet.connections)} locks", ending="\n")
                 self.stdout.flush()
                 started = True
-            stop.wait(RESCAN_SECONDS)
+            stop.wait(options["rescan"])
         fleet.stop()

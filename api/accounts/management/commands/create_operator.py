@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from api.accounts.models import User
+from api.accounts.operators import make_operator
 
 
 class Command(BaseCommand):
@@ -16,10 +17,10 @@ class Command(BaseCommand):
             raise CommandError("--password must not be empty.")
         user = User.objects.filter(email=email.lower()).first()
         if user is None:
-            User.objects.create_user(email, password, name=name, is_staff=True)
+            make_operator(User.objects.create_user(email, password, name=name))
             self.stdout.write(f"Created operator {email.lower()}.")
         else:
-            user.is_staff = True
             user.set_password(password)
-            user.save(update_fields=["is_staff", "password"])
+            user.save(update_fields=["password"])
+            make_operator(user)
             self.stdout.write(f"{user.email} is now an operator; password updated.")

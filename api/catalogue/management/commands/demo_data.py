@@ -1,5 +1,9 @@
 """Kalasatama-style demo data: venues, spaces, activities, people, and a booking about to start.
 
+Two organisations run the venues, each with its own people (ORGANISATIONS): the city's youth
+services (the school's gym, the library's music room, the community hall) and a housing
+company (its club room); the city-wide operator sees both.
+
 The library's music room (band rehearsal, up to 8) has a lock too, so that a band of six
 looking for a Thursday evening finds a slot, books it with a flexible request and gets a door
 code (the README shows how); the school is closed over Christmas.
@@ -16,10 +20,42 @@ from django.utils import timezone
 
 from api.access.demo import enrol_demo_lock
 from api.accounts.models import User
+from api.accounts.operators import make_operator
 from api.bookings import services
 from api.bookings.choices import RequestStatus
 from api.bookings.models import BookingRequest
 from api.catalogue.models import Activity, Closure, OpeningHours, Space, Venue
+from api.organisations.models import Membership, Organisation
+
+YOUTH = "Helsinki Youth Services"
+HOUSING = "As Oy Kalasataman Helmi"
+# Each organisation, its kind, and its people: (email, password, name, role).
+ORGANISATIONS = {
+    YOUTH: (
+        "city",
+        [
+            ("youth-admin@flexispace.example", "youth-admin-passphrase", "Yrjö Admin", "admin"),
+            (
+                "youth-manager@flexispace.example",
+                "youth-manager-passphrase",
+                "Ylva Manager",
+                "manager",
+            ),
+            ("youth-viewer@flexispace.example", "youth-viewer-passphrase", "Ylli Viewer", "viewer"),
+        ],
+    ),
+    HOUSING: (
+        "housing",
+        [
+            (
+                "caretaker@flexispace.example",
+                "caretaker-passphrase",
+                "Heikki Caretaker",
+                "admin",
+            ),
+        ],
+    ),
+}
 
 ACTIVITIES = {
     "dance": ("Tanssi", "Dans", "Dance"),
@@ -36,6 +72,7 @@ ALL_DAY = [(d, 0, 24 * 60) for d in range(7)]
 
 VENUES = [
     {
+        "organisation": YOUTH,
         "name": "Kalasatama school",
         "address": "Polariksenkatu 1, 00540 Helsinki",
         "latitude": 60.1868,
@@ -45,6 +82,7 @@ VENUES = [
         ],
     },
     {
+        "organisation": YOUTH,
         "name": "Kalasatama library",
         "address": "Työpajankatu 2, 00580 Helsinki",
         "latitude": 60.1882,
@@ -61,6 +99,7 @@ VENUES = [
         ],
     },
     {
+        "organisation": YOUTH,
         "name": "Kalasatama community hall",
         "address": "Capellan puistotie 10, 00540 Helsinki",
         "latitude": 60.1851,
@@ -86,12 +125,13 @@ VENUES = [
         ],
     },
     {
-        "name": "Redi office space (private partner)",
+        "organisation": HOUSING,
+        "name": "As Oy Kalasataman Helmi (housing company)",
         "address": "Hermannin rantatie 5, 00580 Helsinki",
         "latitude": 60.1874,
         "longitude": 24.9786,
         "spaces": [
-            ("Meeting room", 12, ["meeting", "crafts"], ["screen", "whiteboard"], OFFICE_HOURS, {}),
+            ("Club room", 12, ["meeting", "crafts"], ["screen", "kitchen"], OFFICE_HOURS, {}),
         ],
     },
 ]
@@ -118,8 +158,10 @@ class Command(BaseCommand):
             )[0]
             for slug, (fi, sv, en) in ACTIVITIES.items()
         }
+        organisations = self._organisations()
         for venue_data in VENUES:
             venue_fields = {k: v for k, v in venue_data.items() if k != "spaces"}
+            venue_fields["organisation"] = organisations[venue_fields["organisation"]]
             venue, _ = Venue.objects.update_or_create(
                 name=venue_fields.pop("name"), defaults={**venue_fields, "district": "Kalasatama"}
             )
@@ -144,13 +186,27 @@ class Command(BaseCommand):
             defaults={"last_date": christmas + timedelta(days=2), **CHRISTMAS},
         )
         person = self._user(*DEMO_USER, name="Demo Person")
-        self._user(*DEMO_OPERATOR, name="Demo Operator", is_staff=True)
+        make_operator(self._user(*DEMO_OPERATOR, name="Demo Operator"))
         self._book_the_demo_room(person)
         self.stdout.write(
             f"Demo data loaded: {Venue.objects.count()} venues, {Space.objects.count()} spaces. "
-            f"Log in as {DEMO_USER[0]} / {DEMO_USER[1]} or, as an operator, "
-            f"{DEMO_OPERATOR[0]} / {DEMO_OPERATOR[1]}."
+            f"Log in as {DEMO_USER[0]} / {DEMO_USER[1]} or, as the city-wide operator, "
+            f"{DEMO_OPERATOR[0]} / {DEMO_OPERATOR[1]}; the organisations' people are in the "
+            "README."
         )
+
+    def _organisations(self) -> dict[str, Organisation]:
+        made = {}
+        for name, (kind, people) in ORGANISATIONS.items():
+            made[name], _ = Organisation.objects.update_or_create(
+                name=name, defaults={"kind": kind}
+            )
+            for email, password, person, role in people:
+                user = self._user(email, password, name=person)
+                Membership.objects.update_or_create(
+                    organisation=made[name], user=user, defaults={"role": role}
+                )
+        return made
 
     @staticmethod
     def _user(email, password, **fields):

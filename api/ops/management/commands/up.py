@@ -67,6 +67,13 @@ class Command(BaseCommand):
             if error:
                 raise CommandError(f"{variable}={_redacted(getattr(settings, variable))}: {error}")
             self.say("up", f"{variable} answers")
+        if embedded.MQTT_LABEL in embedded.in_use():
+            self.say(
+                "up",
+                "the embedded MQTT broker is for development only: it accepts anonymous clients "
+                "and checks no lock's password or topics. Production runs Mosquitto with "
+                "`manage.py broker_config` (README: a production lock broker).",
+            )
 
     def run_once(self, name: str, argv: list[str]):
         child = self.start(name, argv)
@@ -119,9 +126,11 @@ class Command(BaseCommand):
 
     def announce(self, port: int):
         base = f"http://127.0.0.1:{port}"
-        self.say("up", f"FlexiSpace is up. API {base}/api/v1/")
-        self.say("up", f"  API docs {base}/api/v1/docs/")
-        self.say("up", f"  admin    {base}/admin/")
+        self.say("up", f"FlexiSpace is up: open {base}/ to find a space and book it.")
+        self.say("up", f"  operators {base}/operator/")
+        self.say("up", f"  API       {base}/api/v1/")
+        self.say("up", f"  API docs  {base}/api/v1/docs/")
+        self.say("up", f"  admin     {base}/admin/")
         self.say("up", "  Ctrl-C stops everything.")
 
     def stop_children(self):
