@@ -65,6 +65,10 @@ SCOPE: dict[tuple[str, str], Cell] = {
     ("lock-detail", "GET"): Cell("viewer"),
     ("lock-commands", "GET"): Cell("viewer"),
     ("lock-unlock", "POST"): Cell("manager"),
+    # Removing a lock and re-keying it are the organisation admin's (issue 8's actions, at the
+    # role every write defaults to).
+    ("lock-detail", "DELETE"): Cell("admin"),
+    ("lock-rotate-password", "POST"): Cell("admin"),
     ("alerts", "GET"): Cell("viewer", shows=lambda w: w.space.pk),
     ("webhook-list", "GET"): Cell("admin", shows=lambda w: w.webhook.pk),
     ("webhook-list", "POST"): Cell("admin", body=organisation_webhook),
