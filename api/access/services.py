@@ -147,14 +147,32 @@ def remove_lock(lock: Lock) -> None:
 
 
 def create_grant(booking: Booking) -> Grant | None:
-    """Give a confirmed booking its PIN on its space's lock; None when the space has none.
+    """Give a confirmed booking its PIN on its space's lock; None when the space has none."""
+    return next(iter(create_grants([booking])), None)
 
-    Call inside the transaction that created the booking (select_for_update refuses to run
-    outside one). Inside the provisioning lead time the lock is asked for a publication at
+
+def create_grants(bookings: list[Booking]) -> list[Grant]:
+    """Give confirmed bookings their PINs on their spaces' locks (a space without a lock needs
+    none).
+
+    Call inside the transaction that created the bookings (select_for_update refuses to run
+    outside one). The locks are locked once, in id order, so that two batches of bookings
+    cannot deadlock. Inside the provisioning lead time the lock is asked for a publication at
     once; later grants wait for the sweep.
     """
-    lock = Lock.objects.select_for_update().filter(space_id=booking.space_id).first()
-    return _create_grant(booking, lock) if lock else None
+    if not bookings:
+        return []
+    locks = {
+        lock.space_id: lock
+        for lock in Lock.objects.select_for_update()
+        .filter(space_id__in={booking.space_id for booking in bookings})
+        .order_by("id")
+    }
+    return [
+        _create_grant(booking, locks[booking.space_id])
+        for booking in bookings
+        if booking.space_id in locks
+    ]
 
 
 def _create_grant(booking: Booking, lock: Lock) -> Grant:

@@ -300,8 +300,12 @@ class Booking(models.Model):
         return f"#{self.pk} {self.space_id} {self.start:%Y-%m-%d %H:%M}"
 
     def save(self, *args, **kwargs):
-        self.blocked = DateTimeTZRange(self.start, self.end + self.space.buffer, "[)")
+        self.block()
         super().save(*args, **kwargs)
+
+    def block(self) -> None:
+        """Set the range the booking keeps its space for (bulk inserts call no save())."""
+        self.blocked = DateTimeTZRange(self.start, self.end + self.space.buffer, "[)")
 
 
 class WaitlistEntry(FlexibleCriteria):

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from api.access import services as access
-from api.bookings import availability, rules, series
+from api.bookings import availability, rules, rules_cache, series
 from api.bookings.choices import RejectReason, RequestStatus
 from api.bookings.models import (
     Booking,
@@ -173,10 +173,9 @@ ASKED_FOR = ("id", "status", "space", "start", "end", "party_size", "activity", 
 class BookingRequestSerializer(ModelSerializer, CriteriaFields):
     """A direct request (`space`, `start`, `end`) or a flexible one (the criteria instead)."""
 
+    # The space's hours and activities come with its rules, from the cache (rules_cache.py).
     space = serializers.PrimaryKeyRelatedField(
-        queryset=Space.objects.select_related("venue").prefetch_related(
-            "opening_hours", "activities"
-        ),
+        queryset=Space.objects.select_related("venue"),
         required=False,
         allow_null=True,
     )
@@ -241,7 +240,7 @@ class BookingRequestSerializer(ModelSerializer, CriteriaFields):
         if end <= start:
             raise error("end", _("End must be after start."), "end_before_start")
         now = timezone.now()
-        space_rules = availability.rules_of(space, start, end)
+        space_rules = rules_cache.rules_of(space)
         activity = attrs.get("activity")
         breach = rules.breach(
             space_rules, start, end, attrs["party_size"], activity and activity.pk, now

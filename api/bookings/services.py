@@ -121,22 +121,37 @@ def queue_once(request_id) -> bool:
     return True
 
 
-def allocate(request_id) -> None:
-    """Decide a pending request once: confirm it with a booking, or reject it with a reason.
+# How many pending requests one allocation task decides together. A batch shares one
+# transaction, one read of each space's rules, one INSERT of its bookings, one UPDATE of its
+# requests and one INSERT of their mail; a bound keeps the first request of a batch from
+# waiting long behind the rest.
+BATCH_SIZE = 32
 
-    Every booking rule is checked again now, so a space edited after the request was queued is
-    honoured. A direct request gets its slot or a reason; a flexible one gets the best offer
-    that slot search finds now (see docs/discovery.md). Safe to run twice (a redelivered task):
-    the request row is locked and only a pending request is decided. A request waiting for a
-    release window's draw is left to the draw (api/bookings/release.py).
+
+def allocate(request_id) -> None:
+    """Decide a pending request once, and with it other direct requests already waiting.
+
+    Each request is confirmed with a booking or rejected with a reason. Every booking rule is
+    checked again now, so a space edited after the request was queued is honoured. A direct
+    request gets its slot or a reason; a flexible one gets the best offer that slot search
+    finds now (see docs/discovery.md), decided alone. Up to BATCH_SIZE - 1 other direct
+    requests, oldest first and one a person, are decided beside a direct one, so a backlog
+    drains in batches while each request keeps its own task. Safe to run twice (a redelivered
+    task): request rows are locked and only pending requests are decided. A request waiting for
+    a release window's draw is left to the draw (api/bookings/release.py).
     """
     with transaction.atomic():
-        booking_request = lock_pending(request_id)
-        if booking_request is None or waits_for_draw(booking_request):
-            return
+        own = lock_pending(request_id)
+        if own is not None and waits_for_draw(own):
+            own = None
         now = timezone.now()
-        booking, reason = decide(booking_request, now)
-        record_decision(booking_request, booking, reason, now)
+        if own is not None and own.is_flexible:
+            booking, reason = decide(own, now)
+            record_decisions([own], {own.pk: (booking, reason)}, now)
+            return
+        batch = _claim_beside(own, request_id)
+        if batch:
+            record_decisions(batch, _decide_direct(batch, now), now)
 
 
 def lock_pending(request_id) -> BookingRequest | None:
@@ -144,10 +159,7 @@ def lock_pending(request_id) -> BookingRequest | None:
     return (
         # Lock only the request: locking the joined space and venue would serialise
         # every allocation in a venue.
-        BookingRequest.objects.select_for_update(of=("self",))
-        .select_related("space__venue", "series", "release_window")
-        .filter(id=request_id, status=RequestStatus.PENDING)
-        .first()
+        _pending().filter(id=request_id).first()
     )
 
 
@@ -156,15 +168,48 @@ def waits_for_draw(booking_request: BookingRequest) -> bool:
     return window is not None and window.drawn_at is None
 
 
+def _pending():
+    return (
+        BookingRequest.objects.select_for_update(of=("self",))
+        .select_related("space__venue", "series", "release_window")
+        .filter(status=RequestStatus.PENDING)
+    )
+
+
+def _claim_beside(own: BookingRequest | None, request_id) -> list[BookingRequest]:
+    """The task's own direct request (if pending) and other waiting direct requests, in the
+    order they came: within a batch, the earlier request wins a contested slot.
+
+    Others are taken only where no other batch holds them (SKIP LOCKED), so batches never wait
+    on each other for requests, and one a person (not the task's own person), so that each
+    person's caps are counted from the database exactly as for a request decided alone.
+    """
+    others = (
+        _pending()
+        .select_for_update(of=("self",), skip_locked=True)
+        .filter(window_start__isnull=True)
+        .filter(
+            models.Q(release_window__isnull=True) | models.Q(release_window__drawn_at__isnull=False)
+        )
+        .exclude(id=request_id)
+        .order_by("queued_at")[: 2 * BATCH_SIZE]
+    )
+    batch = [own] if own else []
+    people = {own.user_id} if own else set()
+    for booking_request in others:
+        if len(batch) == BATCH_SIZE:
+            break
+        if booking_request.user_id not in people:
+            people.add(booking_request.user_id)
+            batch.append(booking_request)
+    return sorted(batch, key=lambda r: (r.created_at, str(r.pk)))
+
+
 def decide(booking_request: BookingRequest, now: datetime):
     """(booking, None), or (None, the reason): what allocate() would decide for the request now,
     with the booking inserted (and its grant created) when it holds. The caller holds the
-    request's row; the allocation, the waitlist and the draw all decide through here."""
-    if booking_request.series_id and booking_request.series.cancelled_at:
-        return None, RejectReason.SERIES_CANCELLED
-    # Locking the person's row serialises their concurrent requests, so the counts hold.
-    booking_request.user = User.objects.select_for_update().get(pk=booking_request.user_id)
-    if reason := rules.check_paused(booking_request.user.paused_until, now):
+    request's row; the waitlist, the draw and a flexible request decide through here."""
+    if reason := _refusal(booking_request, _lock_people([booking_request])[0], now):
         return None, reason
     if booking_request.is_flexible:
         booking, reason = _book_best_offer(booking_request, now)
@@ -175,28 +220,145 @@ def decide(booking_request: BookingRequest, now: datetime):
     return booking, reason
 
 
+def _lock_people(requests: list[BookingRequest]) -> list[User]:
+    """Lock the requests' people, in id order so that two batches cannot deadlock: the lock
+    serialises a person's requests, so the counts of their bookings hold."""
+    people = {
+        user.pk: user
+        for user in User.objects.select_for_update()
+        .filter(pk__in={r.user_id for r in requests})
+        .order_by("pk")
+    }
+    for booking_request in requests:
+        booking_request.user = people[booking_request.user_id]
+    return [r.user for r in requests]
+
+
+def _refusal(booking_request: BookingRequest, user: User, now: datetime) -> RejectReason | None:
+    """What refuses the request whatever it asks for: its series cancelled, its person paused."""
+    if booking_request.series_id and booking_request.series.cancelled_at:
+        return RejectReason.SERIES_CANCELLED
+    return rules.check_paused(user.paused_until, now)
+
+
+def _decide_direct(batch: list[BookingRequest], now: datetime) -> dict:
+    """{request id: (booking, None) or (None, reason)} for direct requests of distinct people:
+    every rule as _book_as_asked applies it, with the spaces' rules read once for the batch,
+    then one INSERT for all that keep them, and their grants."""
+    _lock_people(batch)
+    spaces = list({r.space_id: r.space for r in batch}.values())
+    models.prefetch_related_objects(spaces, "opening_hours", "activities")
+    space_rules = availability.rules_for(
+        spaces, min(r.start for r in batch), max(r.end for r in batch)
+    )
+    decisions, keeping = {}, []
+    for booking_request in batch:
+        start, end = booking_request.start, booking_request.end
+        breach = rules.breach(
+            space_rules[booking_request.space_id],
+            start,
+            end,
+            booking_request.party_size,
+            booking_request.activity_id,
+            now,
+        )
+        reason = (
+            _refusal(booking_request, booking_request.user, now)
+            or (breach and breach.reason)
+            or fair_use_reason(booking_request.user, booking_request.space, start, end)
+        )
+        if reason:
+            decisions[booking_request.pk] = (None, reason)
+        else:
+            keeping.append(booking_request)
+    won = _book_all(keeping)
+    access.create_grants(list(won.values()))
+    for booking_request in keeping:
+        booking = won.get(booking_request.pk)
+        decisions[booking_request.pk] = (booking, None if booking else RejectReason.SLOT_TAKEN)
+    return decisions
+
+
+def _book_all(requests: list[BookingRequest]) -> dict:
+    """{request id: booking} for the requests whose slot was free: one INSERT that skips what
+    the exclusion constraint refuses (ON CONFLICT DO NOTHING), so a lost race rejects only its
+    own request. Rows go in request order: within the batch, the earlier request wins."""
+    if not requests:
+        return {}
+    bookings = [
+        Booking(
+            space=r.space,
+            user_id=r.user_id,
+            request=r,
+            start=r.start,
+            end=r.end,
+            party_size=r.party_size,
+            activity_id=r.activity_id,
+        )
+        for r in requests
+    ]
+    for booking in bookings:
+        booking.block()
+    try:
+        with transaction.atomic():
+            Booking.objects.bulk_create(bookings, ignore_conflicts=True)
+    except OperationalError as error:
+        # A deadlock with another batch inserting for the same spaces (40P01): one at a time.
+        if getattr(error.__cause__, "sqlstate", None) not in LOST_RACE:
+            raise
+        return {
+            r.pk: booking
+            for r in requests
+            if (booking := _try_to_book(r, r.space, r.start, r.end)) is not None
+        }
+    by_request = {r.pk: r for r in requests}
+    won = Booking.objects.filter(request_id__in=list(by_request))
+    for booking in won:
+        booking.request = by_request[booking.request_id]
+        booking.space = booking.request.space
+        booking.user = booking.request.user
+    return {booking.request_id: booking for booking in won}
+
+
 def record_decision(booking_request: BookingRequest, booking, reason, now: datetime) -> None:
     """Write the decision on the request, tell its owner and the webhooks, count it."""
-    if booking is not None:
-        # A flexible request shows the space and the times it was given.
-        booking_request.space = booking.space
-        booking_request.start, booking_request.end = booking.start, booking.end
-    booking_request.status = RequestStatus.REJECTED if reason else RequestStatus.CONFIRMED
-    booking_request.reason = reason
-    booking_request.decided_at = now
-    booking_request.save(update_fields=["status", "reason", "decided_at", "space", "start", "end"])
-    notifications.request_decided(booking_request, booking)
-    outcome = reason or "confirmed"
-    transaction.on_commit(lambda: metrics.DECISIONS.labels(outcome=outcome).inc())
-    log.info(
-        "booking request %s",
-        outcome,
-        extra={
-            "request_id": str(booking_request.pk),
-            "booking_id": booking.pk if booking else None,
-            "space_id": booking_request.space_id,
-        },
+    record_decisions([booking_request], {booking_request.pk: (booking, reason)}, now)
+
+
+def record_decisions(requests: list[BookingRequest], decisions: dict, now: datetime) -> None:
+    """Write each request's decision ({id: (booking, reason)}) in one UPDATE, tell the owners
+    and the webhooks, count them."""
+    for booking_request in requests:
+        booking, reason = decisions[booking_request.pk]
+        if booking is not None:
+            # A flexible request shows the space and the times it was given.
+            booking_request.space = booking.space
+            booking_request.start, booking_request.end = booking.start, booking.end
+        booking_request.status = RequestStatus.REJECTED if reason else RequestStatus.CONFIRMED
+        booking_request.reason = reason
+        booking_request.decided_at = now
+    BookingRequest.objects.bulk_update(
+        requests, ["status", "reason", "decided_at", "space", "start", "end"]
     )
+    notifications.requests_decided([(r, decisions[r.pk][0]) for r in requests])
+    outcomes = [decisions[r.pk][1] or "confirmed" for r in requests]
+    transaction.on_commit(lambda: _count(outcomes))
+    for booking_request, outcome in zip(requests, outcomes, strict=True):
+        booking = decisions[booking_request.pk][0]
+        log.info(
+            "booking request %s",
+            outcome,
+            extra={
+                "request_id": str(booking_request.pk),
+                "booking_id": booking.pk if booking else None,
+                "space_id": booking_request.space_id,
+            },
+        )
+
+
+def _count(outcomes: list[str]) -> None:
+    for outcome in outcomes:
+        metrics.DECISIONS.labels(outcome=outcome).inc()
 
 
 def _book_as_asked(booking_request: BookingRequest, now: datetime):

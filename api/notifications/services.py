@@ -70,17 +70,37 @@ ONCE = {"notification_once_per_booking", "notification_once_per_request"}
 # --- recording: called inside the transaction of the event -------------------------------------
 
 
-def request_decided(booking_request: BookingRequest, booking: Booking | None = None) -> None:
-    """A request was confirmed (with its booking) or rejected: tell its owner and webhooks."""
-    kind = NotificationKind.BOOKING_CONFIRMED if booking else NotificationKind.REQUEST_REJECTED
-    _record(kind, booking_request.user, booking=booking, request=booking_request)
-    emit(
-        WebhookEvent.REQUEST_DECIDED,
-        str(booking_request.pk),
-        request_data(booking_request, booking),
-        at=booking_request.decided_at,
-        organisation=scoping.organisation_of(booking_request),
+def requests_decided(decided: list[tuple[BookingRequest, Booking | None]]) -> None:
+    """Requests were confirmed (with their bookings) or rejected: tell each owner and the
+    webhooks, with one INSERT of outbox rows for them all.
+
+    For the allocation that decided them, in its transaction: a request is decided once, so
+    none of them has its decision's row yet.
+    """
+    rows = Notification.objects.bulk_create(
+        [
+            Notification(
+                kind=NotificationKind.BOOKING_CONFIRMED
+                if booking
+                else NotificationKind.REQUEST_REJECTED,
+                recipient=booking_request.user,
+                language=booking_request.user.language,
+                booking=booking,
+                request=booking_request,
+            )
+            for booking_request, booking in decided
+        ]
     )
+    for row in rows:
+        enqueue_on_commit(SEND_TASK, row.pk)
+    for booking_request, booking in decided:
+        emit(
+            WebhookEvent.REQUEST_DECIDED,
+            str(booking_request.pk),
+            request_data(booking_request, booking),
+            at=booking_request.decided_at,
+            organisation=scoping.organisation_of(booking_request),
+        )
 
 
 def booking_cancelled(booking: Booking) -> None:

@@ -19,6 +19,7 @@ from tests.factories import (
     UserFactory,
     z,
 )
+from workers import queue
 
 START = datetime(2027, 3, 3, 16, tzinfo=UTC)
 NOW = START - timedelta(days=1)
@@ -116,7 +117,7 @@ def test_an_entry_expires_when_its_slot_starts(early, owner):
 
 @pytest.mark.django_db
 def test_a_lifted_closure_queues_the_waitlist(
-    early, as_operator, django_capture_on_commit_callbacks
+    early, as_operator, django_capture_on_commit_callbacks, monkeypatch
 ):
     space = SpaceFactory()
     closure = as_operator.post(
@@ -128,10 +129,12 @@ def test_a_lifted_closure_queues_the_waitlist(
         },
         format="json",
     ).json()
-    with django_capture_on_commit_callbacks() as callbacks:
+    queued = []
+    monkeypatch.setattr(queue, "enqueue", lambda name, *args: queued.append(name))
+    with django_capture_on_commit_callbacks(execute=True):
         as_operator.delete(f"/api/v1/spaces/{space.pk}/closures/{closure['id']}/")
     # One promotion asked for, over the closure's local day.
-    assert len(callbacks) == 1
+    assert queued == ["allocation.promote_waitlist"]
     owner = UserFactory()
     entry = waitlist.join(
         owner, space=space, start=START, end=START + timedelta(hours=1), party_size=4

@@ -30,6 +30,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
+# What reaches a lock passes the worker, the broker and the gateway, on a machine that may be
+# running other suites: a generous wait, never a timing assertion.
+LOCK_WAIT = 60
+
 
 def next_thursday() -> date:
     today = datetime.now(HELSINKI).date()
@@ -53,7 +57,9 @@ def city(fleet, gateway):
     SpaceFactory(venue=hall, name="Hall", capacity=40, equipment=[], activities=[band])
     lock = enrol(music_room)
     join(fleet, lock)
-    wait_for(lambda: Lock.objects.get(pk=lock.pk).online, message="the lock online")
+    wait_for(
+        lambda: Lock.objects.get(pk=lock.pk).online, timeout=LOCK_WAIT, message="the lock online"
+    )
     return music_room, lock
 
 
@@ -144,8 +150,12 @@ def test_a_band_books_a_music_room_and_gets_in_with_its_code(
     # A day before the slot beat's sweep puts the code on the lock: here the sweep and the
     # publication it asks for, as at that time (the worker's clock says today).
     sweep_as_at(lock, booking.start - timedelta(hours=23))
-    wait_for(grant_state(booking.grant, GrantState.PROVISIONED), message="the code on the lock")
-    wait_for(in_sync(lock), message="the lock in sync")
+    wait_for(
+        grant_state(booking.grant, GrantState.PROVISIONED),
+        timeout=LOCK_WAIT,
+        message="the code on the lock",
+    )
+    wait_for(in_sync(lock), timeout=LOCK_WAIT, message="the lock in sync")
     page.reload()
     ready(page)
     page.wait_for_selector("#booking-list [data-code]")
@@ -157,8 +167,12 @@ def test_a_band_books_a_music_room_and_gets_in_with_its_code(
 
     page.locator("#booking-list li").first.locator("button.danger").click()
     page.wait_for_selector(".message.notice")
-    wait_for(grant_state(booking.grant, GrantState.REVOKED), message="the code withdrawn")
-    wait_for(in_sync(lock), message="the lock in sync again")
+    wait_for(
+        grant_state(booking.grant, GrantState.REVOKED),
+        timeout=LOCK_WAIT,
+        message="the code withdrawn",
+    )
+    wait_for(in_sync(lock), timeout=LOCK_WAIT, message="the lock in sync again")
     assert fleet.try_code(lock.id, code)["result"] == "denied"
     assert Grant.objects.get(pk=booking.grant.pk).state == GrantState.REVOKED
 
@@ -166,8 +180,12 @@ def test_a_band_books_a_music_room_and_gets_in_with_its_code(
 def test_the_operator_page_shows_the_lock_online_and_in_sync(browser, site, city, fleet):
     music_room, lock = city
     booking = book(music_room, UserFactory(), start=next_slot(hours_ahead=2)[0])
-    wait_for(grant_state(booking.grant, GrantState.PROVISIONED), message="the code on the lock")
-    wait_for(in_sync(lock), message="the lock in sync")
+    wait_for(
+        grant_state(booking.grant, GrantState.PROVISIONED),
+        timeout=LOCK_WAIT,
+        message="the code on the lock",
+    )
+    wait_for(in_sync(lock), timeout=LOCK_WAIT, message="the lock in sync")
     UserFactory(email="otto@example.org", is_staff=True)
     page = new_page(browser, site, "en-GB")
     page.goto("/operator/")
@@ -187,7 +205,11 @@ def test_the_operator_page_shows_the_lock_online_and_in_sync(browser, site, city
     row.get_by_role("button", name="Unlock once").click()
     page.wait_for_selector(".message.notice")
     virtual = fleet.lock(lock.id)
-    wait_for(lambda: fleet.call(lambda: list(virtual.executed)), message="unlock_once executed")
+    wait_for(
+        lambda: fleet.call(lambda: list(virtual.executed)),
+        timeout=LOCK_WAIT,
+        message="unlock_once executed",
+    )
 
 
 def test_the_page_works_on_a_phone_and_from_the_keyboard(browser, site, city):

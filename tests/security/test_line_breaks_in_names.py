@@ -71,7 +71,7 @@ def test_the_confirmation_email_with_the_code_goes_out_for_a_name_with_a_line_br
     with transaction.atomic():
         booking = BookingFactory(user=owner, space=space_with_broken_names, request=request)
         code = access.create_grant(booking).code
-        notifications.request_decided(request, booking)
+        notifications.requests_decided([(request, booking)])
     notification = Notification.objects.get(booking=booking, kind="booking_confirmed")
     assert notifications.send_notification(notification.pk) == "sent"
     [sent] = mail.outbox
