@@ -208,13 +208,13 @@ def _claim_beside(own: BookingRequest | None, request_id) -> list[BookingRequest
 def decide(booking_request: BookingRequest, now: datetime):
     """(booking, None), or (None, the reason): what allocate() would decide for the request now,
     with the booking inserted (and its grant created) when it holds. The caller holds the
-    request's row; the waitlist, the draw and a flexible request decide through here."""
+    request's row; the waitlist, the draw and a flexible request decide through here. A direct
+    request is decided as a batch of one, by the same code as allocate()'s batches."""
+    if not booking_request.is_flexible:
+        return _decide_direct([booking_request], now)[booking_request.pk]
     if reason := _refusal(booking_request, _lock_people([booking_request])[0], now):
         return None, reason
-    if booking_request.is_flexible:
-        booking, reason = _book_best_offer(booking_request, now)
-    else:
-        booking, reason = _book_as_asked(booking_request, now)
+    booking, reason = _book_best_offer(booking_request, now)
     if booking is not None:
         access.create_grant(booking)
     return booking, reason
@@ -243,8 +243,9 @@ def _refusal(booking_request: BookingRequest, user: User, now: datetime) -> Reje
 
 def _decide_direct(batch: list[BookingRequest], now: datetime) -> dict:
     """{request id: (booking, None) or (None, reason)} for direct requests of distinct people:
-    every rule as _book_as_asked applies it, with the spaces' rules read once for the batch,
-    then one INSERT for all that keep them, and their grants."""
+    what refuses the request itself, then the booking rules (each space's read once for the
+    batch), then the person's fair-use caps; one INSERT for all that keep them, and their
+    grants."""
     _lock_people(batch)
     spaces = list({r.space_id: r.space for r in batch}.values())
     models.prefetch_related_objects(spaces, "opening_hours", "activities")
@@ -359,21 +360,6 @@ def record_decisions(requests: list[BookingRequest], decisions: dict, now: datet
 def _count(outcomes: list[str]) -> None:
     for outcome in outcomes:
         metrics.DECISIONS.labels(outcome=outcome).inc()
-
-
-def _book_as_asked(booking_request: BookingRequest, now: datetime):
-    """(booking, None), or (None, the reason): the rules first, then the exclusion constraint."""
-    start, end = booking_request.start, booking_request.end
-    space_rules = availability.rules_of(booking_request.space, start, end)
-    breach = rules.breach(
-        space_rules, start, end, booking_request.party_size, booking_request.activity_id, now
-    )
-    if breach is not None:
-        return None, breach.reason
-    if reason := fair_use_reason(booking_request.user, booking_request.space, start, end):
-        return None, reason
-    booking = _try_to_book(booking_request, booking_request.space, start, end)
-    return (booking, None) if booking else (None, RejectReason.SLOT_TAKEN)
 
 
 def _book_best_offer(booking_request: BookingRequest, now: datetime):
