@@ -156,11 +156,7 @@ def allocate(request_id) -> None:
 
 def lock_pending(request_id) -> BookingRequest | None:
     """The request, locked, if it is still pending; call inside a transaction."""
-    return (
-        # Lock only the request: locking the joined space and venue would serialise
-        # every allocation in a venue.
-        _pending().filter(id=request_id).first()
-    )
+    return _pending().filter(id=request_id).first()
 
 
 def waits_for_draw(booking_request: BookingRequest) -> bool:
@@ -169,6 +165,8 @@ def waits_for_draw(booking_request: BookingRequest) -> bool:
 
 
 def _pending():
+    # Lock only the requests: locking the joined space and venue would serialise every
+    # allocation in a venue.
     return (
         BookingRequest.objects.select_for_update(of=("self",))
         .select_related("space__venue", "series", "release_window")
