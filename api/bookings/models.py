@@ -80,15 +80,22 @@ class BookingSeries(models.Model):
 
 
 class ReleaseWindowQuerySet(models.QuerySet):
+    def undrawn_for(self, space: Space) -> "ReleaseWindowQuerySet":
+        """The windows not drawn yet that cover the space: of its venue, naming the space or
+        no space at all (the whole venue)."""
+        return self.filter(
+            models.Q(spaces=space) | models.Q(spaces__isnull=True),
+            venue_id=space.venue_id,
+            drawn_at__isnull=True,
+        )
+
     def collecting(self, space: Space, start, now) -> "ReleaseWindow | None":
         """The window whose collection is open at `now` for a booking of the space that starts
-        at `start`: of the space's venue, naming the space or no space at all (the whole
-        venue), with `start` in its period. The earliest to close, should two overlap."""
+        at `start`: one not drawn that covers the space, with `start` in its period. The
+        earliest to close, should two overlap."""
         return (
-            self.filter(
-                models.Q(spaces=space) | models.Q(spaces__isnull=True),
-                venue_id=space.venue_id,
-                drawn_at__isnull=True,
+            self.undrawn_for(space)
+            .filter(
                 collect_from__lte=now,
                 collect_until__gt=now,
                 period_start__lte=start,

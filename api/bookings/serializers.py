@@ -80,6 +80,27 @@ class ActivityField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
+class CachedSpaceField(serializers.PrimaryKeyRelatedField):
+    """A space by its id, read with its venue and rules from the intake's cache
+    (rules_cache.py) rather than the database."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=Space.objects.all(), **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        try:
+            space_id = int(data)
+        except (TypeError, ValueError, OverflowError):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        # No key is looked up, nor cached, for an id no space can have (a 64-bit key).
+        space = rules_cache.space(space_id) if 0 < space_id < 2**63 else None
+        if space is None:
+            self.fail("does_not_exist", pk_value=data)
+        return space
+
+
 class CriteriaFields(serializers.Serializer):
     """The fields that say which spaces and times would do: slot search's query and a flexible
     request's body (both read into a SlotQuery by search.SlotQuery.of_criteria)."""
@@ -173,12 +194,7 @@ ASKED_FOR = ("id", "status", "space", "start", "end", "party_size", "activity", 
 class BookingRequestSerializer(ModelSerializer, CriteriaFields):
     """A direct request (`space`, `start`, `end`) or a flexible one (the criteria instead)."""
 
-    # The space's hours and activities come with its rules, from the cache (rules_cache.py).
-    space = serializers.PrimaryKeyRelatedField(
-        queryset=Space.objects.select_related("venue"),
-        required=False,
-        allow_null=True,
-    )
+    space = CachedSpaceField(required=False, allow_null=True)
     start = InstantField(required=False, allow_null=True)
     end = InstantField(required=False, allow_null=True)
     activity = ActivityField(required=False, allow_null=True)

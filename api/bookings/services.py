@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from api.access import services as access
 from api.accounts.models import User
-from api.bookings import availability, metrics, rules, search
+from api.bookings import availability, metrics, rules, rules_cache, search
 from api.bookings.choices import BookingStatus, RejectReason, RequestStatus
 from api.bookings.models import Booking, BookingRequest, ReleaseWindow
 from api.catalogue.models import Space
@@ -44,7 +44,7 @@ def request_booking(user: User, idempotency_key: str | None = None, **fields) ->
     never queued is queued now.
     """
     digest = fingerprint(fields)
-    if fields.get("space") is not None:
+    if fields.get("space") is not None and rules_cache.may_collect(fields["space"]):
         # Inside a release window's collection the request waits for the draw.
         fields["release_window"] = ReleaseWindow.objects.collecting(
             fields["space"], fields["start"], timezone.now()

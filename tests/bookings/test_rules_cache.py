@@ -1,7 +1,7 @@
 """The intake judges requests by each space's rules from the cache, and every change to what the
 rules read is enforced at the next request, not after a timeout."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from api.bookings import rules_cache
+from api.bookings.models import ReleaseWindow
 from api.catalogue.models import Closure, ExtraOpening, OpeningHours, Space
 from tests.factories import ActivityFactory, SpaceFactory, z
 
@@ -56,6 +57,57 @@ def test_a_request_for_a_space_read_before_reads_none_of_its_rules_from_the_data
         assert ask(as_owner, room, at(20), at(21)).status_code == 202
     read = [q["sql"] for q in queries if any(table in q["sql"] for table in RULE_TABLES)]
     assert read == []
+
+
+def test_a_request_for_a_space_read_before_is_one_insert_beside_the_sign_in(as_owner, room):
+    """The space, its venue, its rules and its release windows all come from the cache."""
+    assert ask(as_owner, room).status_code == 202
+    with CaptureQueriesContext(connection) as queries:
+        assert ask(as_owner, room, at(20), at(21)).status_code == 202
+    # (The test's own transaction wraps the INSERT in a savepoint.)
+    made = [q["sql"] for q in queries if "authtoken_token" not in q["sql"] and "SAVEPOINT" not in q["sql"]]  # fmt: skip
+    assert len(made) == 1 and made[0].startswith('INSERT INTO "bookings_bookingrequest"'), made
+
+
+@pytest.mark.parametrize("naming", ["the space", "the whole venue", "the space afterwards"])
+def test_a_release_window_opened_after_the_cache_was_filled_collects_the_next_request(
+    as_owner, room, naming
+):
+    assert ask(as_owner, room).status_code == 202
+    assert rules_cache.may_collect(Space.objects.get(pk=room.pk)) is False
+    window = ReleaseWindow.objects.create(
+        venue=room.venue,
+        period_start=datetime(2027, 1, 13, tzinfo=UTC),
+        period_end=datetime(2027, 1, 20, tzinfo=UTC),
+        collect_from=NOW - timedelta(hours=1),
+        collect_until=NOW + timedelta(days=1),
+        seed=1,
+    )
+    if naming == "the space":
+        window.spaces.add(room)
+    elif naming == "the space afterwards":
+        # Narrowing a venue-wide window to other spaces lets this one's requests through.
+        window.spaces.add(SpaceFactory(venue=room.venue))
+    response = ask(as_owner, room, at(18, day=14), at(20, day=14))
+    assert response.status_code == 202
+    waits = naming != "the space afterwards"
+    assert (response.json()["draw_at"] is not None) is waits
+    window.drawn_at = NOW
+    window.save()
+    assert rules_cache.may_collect(Space.objects.get(pk=room.pk)) is False
+    response = ask(as_owner, room, at(18, day=15), at(20, day=15))
+    assert response.json()["draw_at"] is None
+
+
+def test_an_unknown_or_malformed_space_is_refused_by_name(as_owner, room):
+    for given, code in ((room.pk + 1000, "does_not_exist"), ("x", "incorrect_type"), (True, "incorrect_type"), (1e300, "does_not_exist"), (10**30, "does_not_exist")):  # fmt: skip
+        response = as_owner.post(
+            "/api/v1/booking-requests/",
+            {"space": given, "start": z(at(18)), "end": z(at(20)), "party_size": 4},
+            format="json",
+        )
+        assert response.status_code == 400, (given, response.content)
+        assert response.json()["codes"] == {"space": [code]}, given
 
 
 def close_tuesday(client, space):
