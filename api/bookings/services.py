@@ -69,7 +69,12 @@ def request_booking(user: User, idempotency_key: str | None = None, **fields) ->
     # A request just made has no booking; knowing it spares the 202 response a query.
     BookingRequest.booking.related.set_cached_value(booking_request, None)
     if booking_request.release_window is None:
-        transaction.on_commit(lambda: queue_once(booking_request.id))
+        if idempotency_key is None:
+            # Only a retry with its key queues a request again, so one without a key needs no
+            # mark: its queueing is one round trip to Redis, not two.
+            enqueue_on_commit("allocation.allocate", booking_request.id)
+        else:
+            transaction.on_commit(lambda: queue_once(booking_request.id))
     return booking_request
 
 

@@ -93,3 +93,21 @@ def test_a_retry_queues_at_once_a_request_saved_but_never_queued(celery_worker):
         message="the request to be decided",
     )
     assert BookingRequest.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("key", [None, "k-5"])
+def test_a_request_is_queued_once_with_or_without_a_key(monkeypatch, key):
+    """Without a key nothing can queue it again, so it is queued without a mark; with one, a
+    retry finds the mark and queues nothing more."""
+    queued = []
+    monkeypatch.setattr(services, "enqueue", lambda name, *args, **kw: queued.append(args))
+    monkeypatch.setattr("workers.queue.enqueue", lambda name, *args, **kw: queued.append(args))
+    owner, space = UserFactory(), SpaceFactory()
+    headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
+    body = body_for(space)
+    first = client_for(owner).post(URL, body, format="json", **headers)
+    assert first.status_code == 202
+    if key is not None:
+        assert client_for(owner).post(URL, body, format="json", **headers).status_code == 202
+    assert queued == [(BookingRequest.objects.get().pk,)]
