@@ -7,7 +7,6 @@ confirmed from the first measured request to the last decision, against the bare
 endpoint served by the same gunicorn in the same run (with the worker idle meanwhile).
 """
 
-import os
 from datetime import UTC, datetime
 
 from django.db.models import Count, Max
@@ -33,11 +32,9 @@ def run(quick: bool) -> harness.Result:
 
     stack = harness.Stack()
     lifted = {"MAX_ACTIVE_BOOKINGS_PER_USER": "1000000"}
-    saved = {name: os.environ.get(name) for name in lifted}
-    os.environ.update(lifted)
     try:
-        base = stack.start_api()
-        stack.start_worker()
+        base = stack.start_api(**lifted)
+        stack.start_worker(**lifted)
         intake_load.run(base + "/bench/rows/", warm_up=True)
         baseline = intake_load.run(base + "/bench/rows/")
         intake_load.run(base + "/api/v1/booking-requests/", warm_up=True)
@@ -48,11 +45,6 @@ def run(quick: bool) -> harness.Result:
         _wait_decided(measured, 120 if quick else 1200, "every measured request to be decided")
     finally:
         stack.stop_all()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
     outcomes = dict(measured.values_list("status").annotate(n=Count("id")))
     confirmed = outcomes.get(RequestStatus.CONFIRMED, 0)

@@ -207,10 +207,11 @@ class Stack:
             time.sleep(0.1)
         return process
 
-    def start_api(self) -> str:
+    def start_api(self, **env) -> str:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        self.start("api", ready=lambda p: _answers(f"{base}/api/v1/activities/"), PORT=str(port))
+        answers = lambda p: _answers(f"{base}/api/v1/activities/")  # noqa: E731
+        self.start("api", ready=answers, PORT=str(port), **env)
         return base
 
     def start_worker(self, **env):

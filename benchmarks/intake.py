@@ -11,7 +11,7 @@ from benchmarks import harness, load
 from benchmarks.baseline.models import Row
 
 GOAL_RATIO = 0.7
-GOAL_P99 = 0.100
+GOAL_P99_RATIO = 1.5
 
 
 def run(quick: bool) -> harness.Result:
@@ -43,7 +43,11 @@ def run(quick: bool) -> harness.Result:
         f"intake ≥ {GOAL_RATIO}x the baseline's requests/s ({intake.rate / base_run.rate:.2f}x)",
         intake.rate >= GOAL_RATIO * base_run.rate,
     )
-    result.goal(f"intake p99 < 100 ms ({intake.p99 * 1000:.1f} ms)", intake.p99 < GOAL_P99)
+    result.goal(
+        f"intake p99 within {GOAL_P99_RATIO}x the baseline's p99 "
+        f"({intake.p99 * 1000:.1f} ms against {base_run.p99 * 1000:.1f} ms)",
+        intake.p99 <= GOAL_P99_RATIO * base_run.p99,
+    )
 
     # Nothing lost: every answered request left a row, and each row queued its allocation.
     # (wrk counts only requests answered before its deadline; the few in flight then also
