@@ -177,7 +177,8 @@ if DATABASE_URL:
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's, reusing its redis-py clients (api/cache.py).
+        "BACKEND": "api.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": NAMESPACE,
     }
