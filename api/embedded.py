@@ -55,7 +55,6 @@ NO_SERVICES = {
     "startproject",
     "sendtestemail",
     "spectacular",
-    "broker_config",
 }
 
 

@@ -16,8 +16,9 @@ grant before B.
 
 Both run on a Mosquitto of the benchmark's own without accounts (benchmarks/brokers.py); the
 design runs a third time on the production broker (`broker_config`'s: accounts, the protocol's
-ACL, an account for every lock), so the cost of the access checks is the difference between
-two figures of the same run.
+ACL, an account for every lock in the plugin's file when it starts), so the cost of the access
+checks is the difference between two figures of the same run. The 5 s goal is the production
+broker's figure; the speedup is the design's against the baseline on the same open broker.
 """
 
 import json
@@ -38,8 +39,11 @@ from api.bookings.models import Booking
 from benchmarks import brokers, harness, seed
 from benchmarks.fleet import MultiplexedFleet
 
-GOAL_SECONDS = 10.0
-GOAL_SPEEDUP = 10.0
+# Issue 15's goals: every revocation confirmed within 5 s of the boundary on the production
+# broker (the open broker's figure is the design's cost without the access checks), 20x the
+# baseline, every starting grant on its lock before the start.
+GOAL_SECONDS = 5.0
+GOAL_SPEEDUP = 20.0
 
 
 def run(quick: bool) -> harness.Result:
@@ -57,18 +61,16 @@ def run(quick: bool) -> harness.Result:
             "`manage.py gateway` does not exist yet: the backend never hears the locks' reports, "
             "so grants stay `pending` in the database (figures are from the fleet's side)"
         )
-    with brokers.own_broker(acl=False) as open_broker:
-        design = _scenario("s", count, quick, has_gateway, False, open_broker)
+    runs = []
+    for prefix, baseline, acl in (("s", False, False), ("c", True, False), ("a", False, True)):
         harness.reset_database()
         harness.purge_queues()
-        rejected = _scenario("c", count, quick, has_gateway, True, open_broker)
-    harness.reset_database()
-    harness.purge_queues()
-    with brokers.own_broker(acl=True) as acl_broker:
-        guarded = _scenario("a", count, quick, has_gateway, False, acl_broker)
+        runs.append(_scenario(prefix, count, quick, has_gateway, baseline, acl))
+    design, rejected, guarded = runs
     result.conditions.append(
         "each on a Mosquitto of its own with broker_config's settings: the design and the "
-        "baseline without accounts, the design again with the accounts and the ACL"
+        "baseline without accounts, the design again with the accounts (one per lock, in "
+        "broker_config's file) and the ACL"
     )
 
     for label, run_ in (
@@ -92,8 +94,12 @@ def run(quick: bool) -> harness.Result:
         result.figure(
             "ACL broker / open broker (last revocation)", f"{guarded['last'] / design['last']:.2f}x"
         )
-    held = design["held_before_start"]
-    result.figure("locks holding their starting grant before the boundary", f"{held} of {count}")
+    held = {"design": design["held_before_start"], "ACL": guarded["held_before_start"]}
+    result.figure(
+        "locks holding their starting grant before the boundary (design / ACL)",
+        f"{held['design']} / {held['ACL']} of {count}",
+    )
+    # Both on the open broker, so the ratio is the schedule's alone.
     speedup = rejected["last"] / design["last"] if design["last"] and rejected["last"] else None
     if rejected["revoked"] < count and design["last"]:
         # The baseline did not finish: its time is at least the limit.
@@ -102,23 +108,25 @@ def run(quick: bool) -> harness.Result:
     elif speedup:
         result.figure("baseline / design", f"{speedup:.1f}x")
     result.goal(
-        f"every revocation confirmed within 10 s of the boundary ({_seconds(design['last'])})",
-        design["revoked"] == count and design["last"] <= GOAL_SECONDS,
+        f"every revocation confirmed within {GOAL_SECONDS:.0f} s of the boundary on the ACL "
+        f"broker ({_seconds(guarded['last'])}; open broker {_seconds(design['last'])})",
+        guarded["revoked"] == count and guarded["last"] <= GOAL_SECONDS,
     )
     result.goal(
-        f"≥ {GOAL_SPEEDUP:.0f}x faster than the baseline ({speedup:.1f}x)"
-        if speedup
-        else "≥ 10x faster than the baseline",
+        f"≥ {GOAL_SPEEDUP:.0f}x faster than the baseline"
+        + (f" ({speedup:.1f}x)" if speedup else ""),
         speedup is not None and speedup >= GOAL_SPEEDUP,
     )
     result.goal(
-        f"all {count} starting grants on their locks before the start ({held})", held == count
+        f"all {count} starting grants on their locks before the start "
+        f"({held['design']} / {held['ACL']}, design / ACL)",
+        held["design"] == held["ACL"] == count,
     )
     # Whether the setup had put every ending grant on its lock in time: a condition of the
     # measurement (it depends on the machine's load), not a fact about the product.
     result.figure(
-        "ending grants on their locks at the boundary (design / baseline)",
-        f"{design['on_before']} / {rejected['on_before']} of {count}",
+        "ending grants on their locks at the boundary (design / baseline / ACL)",
+        f"{design['on_before']} / {rejected['on_before']} / {guarded['on_before']} of {count}",
     )
     result.check(
         f"every ending grant revoked by the design's sweep ({design['revoked']} of {count})",
@@ -128,6 +136,13 @@ def run(quick: bool) -> harness.Result:
         f"every ending grant revoked on the ACL broker ({guarded['revoked']} of {count})",
         guarded["revoked"] == count,
     )
+    # A code that stops working before its slot ends is a fault, and it would make the
+    # latencies above meaningless (negative).
+    result.check(
+        f"no grant revoked before the boundary ({design['early']} / {guarded['early']}, "
+        "design / ACL)",
+        design["early"] == guarded["early"] == 0,
+    )
     return result
 
 
@@ -136,7 +151,7 @@ def _seconds(value) -> str:
 
 
 def _scenario(
-    prefix: str, count: int, quick: bool, has_gateway: bool, baseline: bool, broker
+    prefix: str, count: int, quick: bool, has_gateway: bool, baseline: bool, acl: bool
 ) -> dict:
     lead = timedelta(seconds=(8 if baseline else 16) if quick else 120)
     boundary = datetime.now(UTC) + lead
@@ -145,74 +160,76 @@ def _scenario(
     ending, starting = _seed(prefix, count, boundary, queue_starting=baseline)
     if baseline:
         _clocked_tasks(ending, boundary)
-    if broker.admin_url:
-        brokers.lock_accounts([lock for lock, _ in ending])
-    fleet = MultiplexedFleet([lock for lock, _ in ending], url=broker.fleet_url).start()
-    stack = harness.Stack()
-    on_broker = {"MQTT_URL": broker.backend_url}
-    limit = (30 if quick else 60) if not baseline else (30 if quick else 300)
-    try:
-        # Beat first: django-celery-beat runs an interval entry one interval after it first
-        # sees it, so the sweep's first run comes 10 s after beat starts. The baseline must
-        # not run the project's sweep: benchmarks.settings leaves the static schedule out
-        # when BENCH_STATIC_BEAT=off.
-        stack.start(
-            "beat",
-            ready=lambda p: "beat: Starting" in harness.log_since_start(p),
-            **({"BENCH_STATIC_BEAT": "off"} if baseline else {}),
-            **on_broker,
-        )
-        stack.start_worker(**on_broker)
-        if has_gateway:
-            stack.start("gateway", **on_broker)
-        # The ending grants were provisioned long ago: put them on their locks now.
-        services.request_publish([lock for lock, _ in ending])
-        harness.wait_until(
-            lambda: datetime.now(UTC) >= boundary,
-            timeout=lead.total_seconds() + 120,
-            interval=0.05,
-            what="the boundary",
-        )
-        on_before = sum(fleet.holds(lock, grant) for lock, grant in ending)
-        held = sum(
-            (t := fleet.first_held(lock, grant)) is not None and t < boundary.timestamp()
-            for lock, grant in starting
-        )
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if all(fleet.revoked_at(lock, grant) for lock, grant in ending):
-                break
-            time.sleep(0.1)
-        recorded, recorded_count = None, 0
-        if has_gateway:
-            grants = Grant.objects.filter(id__in=[g for _, g in ending])
-            revoked = grants.filter(state=GrantState.REVOKED)
-            deadline = time.monotonic() + 30
-            while revoked.count() < count and time.monotonic() < deadline:
-                time.sleep(0.2)
-            recorded_count = revoked.count()
-            if recorded_count == count:
-                last = grants.aggregate(last=Max("revoked_at"))["last"]
-                recorded = (last - boundary).total_seconds()
-    finally:
-        stack.stop_all()
-        fleet.stop()
-    b = boundary.timestamp()
-    latencies = [
-        t - b for lock, grant in ending if (t := fleet.revoked_at(lock, grant)) is not None
-    ]
-    return {
-        "limit": limit,
-        "revoked": len(latencies),
-        "last": max(latencies) if latencies else None,
-        "p50": harness.percentile(latencies, 0.5) if latencies else None,
-        "p99": harness.percentile(latencies, 0.99) if latencies else None,
-        "on_before": on_before,
-        "held_before_start": held,
-        "recorded": recorded,
-        "recorded_count": recorded_count,
-        "fleet_lag": fleet.max_lag,
-    }
+    # Started after the seeding: the ACL broker's file has every seeded lock's account, as
+    # broker_config writes it for a fleet enrolled before the broker.
+    with brokers.own_broker(acl) as broker:
+        fleet = MultiplexedFleet([lock for lock, _ in ending], url=broker.fleet_url).start()
+        stack = harness.Stack()
+        on_broker = {"MQTT_URL": broker.backend_url}
+        limit = (30 if quick else 60) if not baseline else (30 if quick else 300)
+        try:
+            # Beat first: django-celery-beat runs an interval entry one interval after it first
+            # sees it, so the sweep's first run comes 10 s after beat starts. The baseline must
+            # not run the project's sweep: benchmarks.settings leaves the static schedule out
+            # when BENCH_STATIC_BEAT=off.
+            stack.start(
+                "beat",
+                ready=lambda p: "beat: Starting" in harness.log_since_start(p),
+                **({"BENCH_STATIC_BEAT": "off"} if baseline else {}),
+                **on_broker,
+            )
+            stack.start_worker(**on_broker)
+            if has_gateway:
+                stack.start("gateway", **on_broker)
+            # The ending grants were provisioned long ago: put them on their locks now.
+            services.request_publish([lock for lock, _ in ending])
+            harness.wait_until(
+                lambda: datetime.now(UTC) >= boundary,
+                timeout=lead.total_seconds() + 120,
+                interval=0.05,
+                what="the boundary",
+            )
+            on_before = sum(fleet.holds(lock, grant) for lock, grant in ending)
+            held = sum(
+                (t := fleet.first_held(lock, grant)) is not None and t < boundary.timestamp()
+                for lock, grant in starting
+            )
+            deadline = time.monotonic() + limit
+            while time.monotonic() < deadline:
+                if all(fleet.revoked_at(lock, grant) for lock, grant in ending):
+                    break
+                time.sleep(0.1)
+            recorded, recorded_count = None, 0
+            if has_gateway:
+                grants = Grant.objects.filter(id__in=[g for _, g in ending])
+                revoked = grants.filter(state=GrantState.REVOKED)
+                deadline = time.monotonic() + 30
+                while revoked.count() < count and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                recorded_count = revoked.count()
+                if recorded_count == count:
+                    last = grants.aggregate(last=Max("revoked_at"))["last"]
+                    recorded = (last - boundary).total_seconds()
+        finally:
+            stack.stop_all()
+            fleet.stop()
+        b = boundary.timestamp()
+        latencies = [
+            t - b for lock, grant in ending if (t := fleet.revoked_at(lock, grant)) is not None
+        ]
+        return {
+            "limit": limit,
+            "revoked": len(latencies),
+            "early": sum(latency < 0 for latency in latencies),
+            "last": max(latencies) if latencies else None,
+            "p50": harness.percentile(latencies, 0.5) if latencies else None,
+            "p99": harness.percentile(latencies, 0.99) if latencies else None,
+            "on_before": on_before,
+            "held_before_start": held,
+            "recorded": recorded,
+            "recorded_count": recorded_count,
+            "fleet_lag": fleet.max_lag,
+        }
 
 
 def _seed(prefix: str, count: int, boundary: datetime, queue_starting: bool):
@@ -229,7 +246,9 @@ def _seed(prefix: str, count: int, boundary: datetime, queue_starting: bool):
     people = seed.users(min(count, 1000), prefix=f"{prefix}-person")
     locks = Lock.objects.bulk_create(
         [
-            Lock(id=f"{prefix}-lock-{n:05d}", space=s, password_hash="!")
+            # A salt, as enrolment leaves: the lock's password is derived, so the ACL broker
+            # gets its account from broker_config's file.
+            Lock(id=f"{prefix}-lock-{n:05d}", space=s, password_hash="!", password_salt="bench")
             for n, s in enumerate(spaces)
         ],
         batch_size=5000,
@@ -244,6 +263,9 @@ def _seed(prefix: str, count: int, boundary: datetime, queue_starting: bool):
                 end=start + hour,
                 blocked=DateTimeTZRange(start, start + hour, "[)"),
                 party_size=2,
+                # The ending bookings were used: without a check-in the no-show sweep would
+                # release them (and revoke their grants) long before the boundary.
+                checked_in_at=start if start < boundary else None,
             )
             for start in (boundary - hour, boundary)
             for n, space in enumerate(spaces)

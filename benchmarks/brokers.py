@@ -5,10 +5,12 @@ production one (accounts and the protocol's ACL, dynamic security) and the same 
 The multiplexed fleet speaks for every lock over one connection; on the production broker it
 logs in as an account whose role is the union of the locks' (read any lock's desired and cmd,
 write any lock's reported, status, ack and events), so the broker checks every message as it
-checks a lock's. Each seeded lock gets its own account too, so the plugin holds a city's worth.
+checks a lock's. Every lock enrolled when the broker starts has its own account too, written by
+`broker_config`'s code into the plugin's file, so the plugin holds a city's worth.
 """
 
 import contextlib
+import json
 import secrets
 import shutil
 import socket
@@ -31,12 +33,12 @@ class Broker:
     name: str
     backend_url: str
     fleet_url: str
-    admin_url: str | None
 
 
 @contextlib.contextmanager
 def own_broker(acl: bool):
-    """A Mosquitto on a free loopback port; yields its Broker, stops and removes it after."""
+    """A Mosquitto on a free loopback port; yields its Broker, stops and removes it after. With
+    `acl`, the accounts of the locks in the database are in it from the start."""
     port = _free_port()
     directory = Path(tempfile.mkdtemp(prefix="flexispace-bench-broker-"))
     host = f"127.0.0.1:{port}"
@@ -46,9 +48,12 @@ def own_broker(acl: bool):
     saved = settings.MQTT_URL, settings.MQTT_ADMIN_URL
     settings.MQTT_URL, settings.MQTT_ADMIN_URL = backend, admin
     try:
-        broker.write_config(directory, port, "127.0.0.1", _plugin())
+        locks = broker.enrolled_passwords()[0] if acl else {}
+        broker.write_config(directory, port, "127.0.0.1", _plugin(), locks)
         config = directory / "mosquitto.conf"
-        if not acl:
+        if acl:
+            _fleet_account(directory / "dynamic-security.json", fleet)
+        else:
             lines = config.read_text().splitlines()
             lines = ["allow_anonymous true" if line == "allow_anonymous false" else line
                      for line in lines if not line.startswith("plugin")]  # fmt: skip
@@ -61,10 +66,9 @@ def own_broker(acl: bool):
         try:
             _wait_for_port(port, process)
             if acl:
-                _fleet_account(fleet)
-                yield Broker("ACL", backend, fleet, admin)
+                yield Broker("ACL", backend, fleet)
             else:
-                yield Broker("open", f"mqtt://{host}", f"mqtt://{host}", None)
+                yield Broker("open", f"mqtt://{host}", f"mqtt://{host}")
         finally:
             process.terminate()
             process.wait(20)
@@ -73,12 +77,8 @@ def own_broker(acl: bool):
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def lock_accounts(lock_ids: list[str]) -> None:
-    """Every seeded lock's account, as broker_sync makes them."""
-    broker.sync({lock_id: broker.lock_password(lock_id, "bench") for lock_id in lock_ids})
-
-
-def _fleet_account(url: str) -> None:
+def _fleet_account(security: Path, url: str) -> None:
+    """The fleet's account and role, added to the plugin's file before the broker reads it."""
     username, password = broker.account(url, "the fleet's URL")
     root = settings.MQTT_TOPIC_ROOT
     acls = [
@@ -87,12 +87,12 @@ def _fleet_account(url: str) -> None:
     acls += [
         broker._acl("publishClientSend", protocol.subscription(root, k)) for k in protocol.FROM_LOCK
     ]
-    with broker.Admin() as admin:
-        admin.run([
-            {"command": "createRole", "rolename": FLEET_ROLE, "acls": acls},
-            {"command": "createClient", "username": username, "password": password,
-             "roles": [{"rolename": FLEET_ROLE}]},
-        ])  # fmt: skip
+    plugin_file = json.loads(security.read_text())
+    plugin_file["roles"].append({"rolename": FLEET_ROLE, "acls": acls})
+    plugin_file["clients"].append(
+        {"username": username, "roles": [{"rolename": FLEET_ROLE}], **broker._hashed(password)}
+    )
+    security.write_text(json.dumps(plugin_file))
 
 
 def _plugin() -> str:

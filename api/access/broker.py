@@ -1,9 +1,10 @@
 """The broker's accounts: Mosquitto 2's dynamic-security plugin.
 
 The protocol's ACL as the plugin's roles (one per lock, one for the backend, one for the admin),
-the plugin's initial file and the broker's configuration (`broker_config`), and the commands on
-`$CONTROL/dynamic-security/v1` that create, re-key and delete a lock's account at once
-(`broker_sync` makes the broker's lock accounts match the enrolled locks).
+the plugin's initial file and the broker's configuration (`broker_config`, with every enrolled
+lock's account), and the commands on `$CONTROL/dynamic-security/v1` that create, re-key and
+delete a lock's account at once (`broker_sync` makes the broker's lock accounts match the
+enrolled locks, after drift).
 
 A lock's password is derived from the backend's signing key and a salt kept on the lock's row, so
 the database alone never yields it, and a new broker gets every account back without asking a
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from api.access.models import Lock
 from devices import protocol
 from devices.mqtt import broker_address, connect_and_wait, make_client
 
@@ -58,10 +60,26 @@ def new_salt() -> str:
 
 def lock_password(lock_id: str, salt: str) -> str:
     """The lock's MQTT password: an HMAC of its id and salt under the backend's key."""
+    return _lock_password(_password_key(), lock_id, salt)
+
+
+def enrolled_passwords() -> tuple[dict[str, str], list[str]]:
+    """Every enrolled lock's password ({lock id: password}), and the ids of the locks enrolled
+    before passwords were derived (no salt on the row), whose passwords only a broker knows."""
+    locks = dict(Lock.objects.values_list("id", "password_salt"))
+    key = _password_key()
+    passwords = {i: _lock_password(key, i, salt) for i, salt in locks.items() if salt}
+    return passwords, sorted(i for i, salt in locks.items() if not salt)
+
+
+def _password_key() -> bytes:
     from api.access.services import private_key_bytes
 
-    key = hmac.new(private_key_bytes(), b"flexispace mqtt lock passwords", hashlib.sha256)
-    digest = hmac.new(key.digest(), f"{lock_id}:{salt}".encode(), hashlib.sha256).digest()
+    return hmac.new(private_key_bytes(), b"flexispace mqtt lock passwords", hashlib.sha256).digest()
+
+
+def _lock_password(key: bytes, lock_id: str, salt: str) -> str:
+    digest = hmac.new(key, f"{lock_id}:{salt}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
@@ -82,10 +100,14 @@ def _acl(acltype: str, topic: str) -> dict:
     return {"acltype": acltype, "topic": topic, "allow": True, "priority": 0}
 
 
+def _lock_role_name(lock_id: str) -> str:
+    return f"{LOCK_ROLE_PREFIX}{lock_id}"
+
+
 def lock_role(root: str, lock_id: str) -> dict:
     """A lock reads only its own desired and cmd, and writes only its own topics."""
     return {
-        "rolename": f"{LOCK_ROLE_PREFIX}{lock_id}",
+        "rolename": _lock_role_name(lock_id),
         "acls": [
             *(_acl("subscribeLiteral", protocol.topic(root, lock_id, k)) for k in protocol.TO_LOCK),
             *(
@@ -135,8 +157,16 @@ def account(url: str, variable: str) -> tuple[str, str]:
     return username, password
 
 
-def security_file(admin: tuple[str, str], backend: tuple[str, str], root: str) -> dict:
-    """The plugin's initial file: deny by default, the admin and the backend accounts."""
+def security_file(
+    admin: tuple[str, str], backend: tuple[str, str], root: str, locks: dict[str, str]
+) -> dict:
+    """The plugin's initial file: deny by default, the admin and the backend accounts, and each
+    lock's of `locks` ({lock id: password}) with its role.
+
+    The locks go in the file rather than through the admin's commands because the plugin
+    rewrites its whole file after every command: a fleet of 10,000 created one by one takes
+    many minutes, written here it takes a second.
+    """
     return {
         "defaultACLAccess": {
             "publishClientSend": False,
@@ -147,9 +177,17 @@ def security_file(admin: tuple[str, str], backend: tuple[str, str], root: str) -
         "clients": [
             {"username": admin[0], "roles": [{"rolename": ADMIN_ROLE}], **_hashed(admin[1])},
             {"username": backend[0], "roles": [{"rolename": BACKEND_ROLE}], **_hashed(backend[1])},
+            *(
+                {
+                    "username": lock_id,
+                    "roles": [{"rolename": _lock_role_name(lock_id)}],
+                    **_hashed(password),
+                }
+                for lock_id, password in locks.items()
+            ),
         ],
         "groups": [],
-        "roles": [admin_role(), backend_role(root)],
+        "roles": [admin_role(), backend_role(root), *(lock_role(root, i) for i in locks)],
     }
 
 
@@ -179,7 +217,11 @@ log_dest stdout
 """
 
 
-def write_config(directory: Path, port: int, bind: str, plugin: str) -> list[Path]:
+def write_config(
+    directory: Path, port: int, bind: str, plugin: str, locks: dict[str, str]
+) -> list[Path]:
+    """mosquitto.conf and the plugin's file in `directory`, with the accounts of the admin, the
+    backend and `locks` ({lock id: password})."""
     admin = account(settings.MQTT_ADMIN_URL, "MQTT_ADMIN_URL")
     backend = account(settings.MQTT_URL, "MQTT_URL")
     if admin[0] == backend[0]:
@@ -187,7 +229,7 @@ def write_config(directory: Path, port: int, bind: str, plugin: str) -> list[Pat
     directory.mkdir(parents=True, exist_ok=True)
     security = directory / "dynamic-security.json"
     config = directory / "mosquitto.conf"
-    security.write_text(json.dumps(security_file(admin, backend, settings.MQTT_TOPIC_ROOT)))
+    security.write_text(json.dumps(security_file(admin, backend, settings.MQTT_TOPIC_ROOT, locks)))
     security.chmod(0o600)  # password hashes
     config.write_text(mosquitto_conf(directory, port, bind, plugin))
     _give_to_the_broker([directory, config, security])
@@ -317,7 +359,7 @@ def delete_lock(lock_id: str) -> None:
 def _delete_commands(lock_id: str) -> list[dict]:
     return [
         {"command": "deleteClient", "username": lock_id},
-        {"command": "deleteRole", "rolename": f"{LOCK_ROLE_PREFIX}{lock_id}"},
+        {"command": "deleteRole", "rolename": _lock_role_name(lock_id)},
     ]
 
 
@@ -343,9 +385,7 @@ def sync(passwords: dict[str, str]) -> dict[str, int]:
             [{"command": "getClient", "username": lock_id} for lock_id in present],
             tolerate=("not found",),
         )
-        roles = admin.run(
-            [{"command": "getRole", "rolename": f"{LOCK_ROLE_PREFIX}{i}"} for i in present]
-        )
+        roles = admin.run([{"command": "getRole", "rolename": _lock_role_name(i)} for i in present])
         kept, repairs = [], []
         for lock_id, client, role in zip(present, clients, roles, strict=True):
             if client.get("error"):

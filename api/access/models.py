@@ -43,7 +43,7 @@ class Lock(models.Model):
     # The lock's MQTT password, hashed like a user's: shown once at enrolment.
     password_hash = models.CharField(max_length=128, editable=False)
     # The password is derived from this and the backend's key (api/access/broker.py), so a new
-    # broker gets every lock's account back (broker_sync); re-keying changes it. Blank for a
+    # broker gets every lock's account back (broker_config); re-keying changes it. Blank for a
     # lock enrolled before: its password cannot be derived and must be rotated.
     password_salt = models.CharField(max_length=32, blank=True, editable=False)
     # The version last published (from a database sequence: never reused, even by a rollback).

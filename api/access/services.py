@@ -455,20 +455,37 @@ def unlock_once(lock: Lock, user=None) -> LockCommand:
 # --- the boundary sweep -----------------------------------------------------------------------
 
 
+# A session advisory lock held by the sweep under way.
+_SWEEPING = 0x5EE9
+
+
 def sweep(now: datetime | None = None) -> dict[str, int]:
-    """Provision, start, end, and republish to lagging locks; safe to run twice at once.
+    """Provision, start, end, and republish to lagging locks; one at a time.
 
     Each phase claims its due rows with FOR UPDATE SKIP LOCKED in chunks and marks them in the
-    same transaction, so a concurrent sweep skips them while they are claimed and no longer
-    finds them due afterwards; publications coalesce per lock.
+    same transaction, so a sweep that ran alongside would skip them while they are claimed and
+    no longer find them due afterwards; publications coalesce per lock. A sweep that finds
+    another under way returns at once (all zeros): a second one would only split the same rows
+    between two worker processes, leaving none free for the publications the first one queues
+    (at a boundary of 10,000 grants, two sweeps held both processes for 9 s while every
+    publication waited), and the next tick finds whatever became due since.
     """
-    now = now or timezone.now()
-    return {
-        "provisioned": _in_chunks(lambda: _provision_chunk(now)),
-        "started": _in_chunks(lambda: _start_chunk(now)),
-        "ended": _in_chunks(lambda: _end_chunk(now)),
-        "republished": _republish_lagging(now),
-    }
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_SWEEPING])
+        if not cursor.fetchone()[0]:
+            return dict.fromkeys(("provisioned", "started", "ended", "republished"), 0)
+    try:
+        now = now or timezone.now()
+        return {
+            "provisioned": _in_chunks(lambda: _provision_chunk(now)),
+            "started": _in_chunks(lambda: _start_chunk(now)),
+            "ended": _in_chunks(lambda: _end_chunk(now)),
+            "republished": _republish_lagging(now),
+        }
+    finally:
+        # A lost connection has released it already.
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_SWEEPING])
 
 
 def _in_chunks(chunk) -> int:

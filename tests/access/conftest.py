@@ -73,8 +73,8 @@ def gateway(celery_worker):
 
 
 class AclBroker:
-    """A Mosquitto of the test's own, run from `broker_config`'s output, which it can kill and
-    start again (the machine's shared broker is never touched)."""
+    """A Mosquitto of the test's own, run from `broker_config`'s output, which it can kill,
+    configure again and start again (the machine's shared broker is never touched)."""
 
     def __init__(self, directory: Path, port: int, admin_url: str, backend_url: str):
         self.directory = directory
@@ -83,6 +83,13 @@ class AclBroker:
         self.backend_url = backend_url
         self.url = f"mqtt://127.0.0.1:{port}"
         self.process = None
+
+    def configure(self, **output) -> None:
+        """`broker_config` into the broker's directory (its accounts from the database now)."""
+        call_command(
+            "broker_config", str(self.directory), "--port", str(self.port), "--force",
+            **{"stdout": io.StringIO(), **output},
+        )  # fmt: skip
 
     def start(self) -> None:
         log = open(self.directory / "broker.log", "ab")  # noqa: SIM115 (the child keeps it)
@@ -125,8 +132,8 @@ def acl_broker(settings):
     admin_url = f"mqtt://admin:{secrets.token_urlsafe(12)}@127.0.0.1:{port}"
     backend_url = f"mqtt://backend:{secrets.token_urlsafe(12)}@127.0.0.1:{port}"
     settings.MQTT_URL, settings.MQTT_ADMIN_URL = backend_url, admin_url
-    call_command("broker_config", str(directory), "--port", str(port), stdout=io.StringIO())
     broker = AclBroker(directory, port, admin_url, backend_url)
+    broker.configure()
     broker.start()
     close_publisher()
     yield broker

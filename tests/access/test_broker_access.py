@@ -181,3 +181,49 @@ def test_broker_sync_makes_the_accounts_match_the_enrolled_locks(acl_broker):
         assert subscribe(door, ["#"]) == [128]
     finally:
         close(door)
+
+
+def test_a_lock_enrolled_before_broker_config_logs_in_to_the_new_broker_confined(
+    acl_broker, settings
+):
+    # Enrolled with no broker to tell (the fleet of an existing database); the broker is then
+    # configured and started afresh, with no command of the admin's.
+    settings.MQTT_ADMIN_URL = ""
+    lock, password = services.enrol_lock(new_lock_id(), SpaceFactory())
+    other, _ = services.enrol_lock(new_lock_id(), SpaceFactory())
+    settings.MQTT_ADMIN_URL = acl_broker.admin_url
+    acl_broker.stop()
+    output = io.StringIO()
+    acl_broker.configure(stdout=output)
+    acl_broker.start()
+    assert "with the accounts of 2 enrolled locks" in output.getvalue()
+    security = json.loads((acl_broker.directory / "dynamic-security.json").read_text())
+    assert password not in json.dumps(security)
+    backend_heard = Heard()
+    backend = connect_as(acl_broker, "backend", acl_broker.backend_url.split(":")[2].split("@")[0],
+                         on_message=backend_heard.on_message)  # fmt: skip
+    subscribe(backend, [protocol.subscription(settings.MQTT_TOPIC_ROOT, "reported")])
+    door = connect_as(acl_broker, lock.id, password)
+    try:
+        assert subscribe(door, [topic(lock.id, "desired"), topic(lock.id, "cmd")]) == [1, 1]
+        assert subscribe(door, [topic(other.id, "desired")]) == [128]
+        assert subscribe(door, ["#"]) == [128]
+        door.publish(topic(other.id, "reported"), b"forged", qos=1).wait_for_publish(5)
+        door.publish(topic(lock.id, "reported"), b"own", qos=1).wait_for_publish(5)
+        assert [p for _, p in backend_heard.all()] == [b"own"]
+    finally:
+        close(backend, door)
+
+
+def test_an_id_not_enrolled_when_broker_config_ran_has_no_account(acl_broker):
+    # Enrolled before passwords were derived: no salt, so no password to give the broker.
+    old = Lock.objects.create(id=new_lock_id(), space=SpaceFactory(), password_hash="!")
+    acl_broker.stop()
+    errors = io.StringIO()
+    acl_broker.configure(stderr=errors)
+    acl_broker.start()
+    assert f"lock {old.id} was enrolled before passwords were derived" in errors.getvalue()
+    stranger = new_lock_id()
+    for lock_id, salt in ((stranger, broker.new_salt()), (old.id, "")):
+        with pytest.raises(ConnectionError, match="refused"):
+            connect_as(acl_broker, lock_id, broker.lock_password(lock_id, salt))

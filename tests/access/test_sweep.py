@@ -1,11 +1,13 @@
 """The boundary sweep on the real database, worker and broker: claims are exclusive, so two
-sweeps at once publish each lock's change once."""
+sweeps at once publish each lock's change once, and a sweep that finds another under way
+leaves the work to it."""
 
 import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import connection, transaction
 from django.db.models import Q
 
@@ -114,3 +116,36 @@ def test_a_grant_state_never_moves_backwards():
     transitions = GrantState.transitions()
     assert transitions[GrantState.REVOKED] == set()
     assert GrantState.PENDING not in set().union(*transitions.values())
+
+
+def test_a_sweep_while_another_is_under_way_leaves_the_work_to_it(owner):
+    lock = enrol(SpaceFactory())
+    with transaction.atomic():
+        grant = services.create_grant(
+            BookingFactory(space=lock.space, user=owner, start=next_slot()[0])
+        )
+    held, done = threading.Event(), threading.Event()
+
+    def other_sweep():
+        # What a sweep under way holds, on a connection of its own.
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s)", [services._SWEEPING])
+            held.set()
+            done.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_sweep)
+    thread.start()
+    try:
+        assert held.wait(5)
+        with time_machine.travel(grant.valid_until, tick=False):
+            assert not any(services.sweep().values())
+            assert Grant.objects.filter(pk=grant.pk, withdrawn_at__isnull=True).exists()
+            done.set()
+            thread.join()
+            assert services.sweep()["ended"] == 1
+    finally:
+        done.set()
+        thread.join()

@@ -4,6 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from api.access import broker
+from api.access.management.commands.broker_sync import enrolled_passwords
 
 # Where Debian, Alpine (the eclipse-mosquitto image) and source builds put the plugin.
 PLUGIN_PATHS = (
@@ -25,8 +26,10 @@ class Command(BaseCommand):
     help = (
         "Write a complete Mosquitto 2 configuration into DIR: mosquitto.conf (no anonymous "
         "access, persistence in DIR, the dynamic-security plugin) and the plugin's file with "
-        "the admin account of MQTT_ADMIN_URL and the backend account of MQTT_URL. Then run "
-        "`mosquitto -c DIR/mosquitto.conf`, and `manage.py broker_sync` for the enrolled locks."
+        "the admin account of MQTT_ADMIN_URL, the backend account of MQTT_URL and the account "
+        "and role of every enrolled lock (their passwords are derived from LOCK_SIGNING_KEY "
+        "and the database), so a new broker for an existing fleet starts complete. Then run "
+        "`mosquitto -c DIR/mosquitto.conf`; `manage.py broker_sync` is only for later drift."
     )
 
     def add_arguments(self, parser):
@@ -43,7 +46,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force",
             action="store_true",
-            help="Overwrite a configuration in DIR (its plugin file holds the locks' accounts).",
+            help="Overwrite a configuration in DIR (the locks' accounts are written again from "
+            "the database; a lock enrolled before passwords were derived loses its account).",
         )
 
     def handle(self, directory, port, bind, plugin, force, **options):
@@ -51,7 +55,7 @@ class Command(BaseCommand):
         if (directory / "mosquitto.conf").exists() and not force:
             raise CommandError(
                 f"{directory} holds a broker configuration already; --force replaces it "
-                "(and forgets every lock account in it: run broker_sync afterwards)"
+                "(its lock accounts written again from the enrolled locks)"
             )
         plugin = plugin or installed_plugin()
         if plugin is None:
@@ -59,10 +63,12 @@ class Command(BaseCommand):
                 "the dynamic-security plugin is not installed here (Debian: apt-get install "
                 "mosquitto); name the broker's copy with --plugin"
             )
+        locks = enrolled_passwords(self.stderr)
         try:
-            written = broker.write_config(directory, port, bind, plugin)
+            written = broker.write_config(directory, port, bind, plugin, locks)
         except ValueError as error:
             raise CommandError(str(error)) from None
         for path in written:
             self.stdout.write(f"wrote {path}")
+        self.stdout.write(f"with the accounts of {len(locks)} enrolled locks")
         self.stdout.write(f"run it: mosquitto -c {directory / 'mosquitto.conf'}")
