@@ -26,3 +26,13 @@ def send_notification(notification_id: int) -> str:
 )
 def deliver_webhook(delivery_id: int) -> str:
     return services.deliver_webhook(delivery_id)
+
+
+@app.task(
+    name="notifications.notify_access_problems",
+    queue="notifications",
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def notify_access_problems(grant_ids: list[str]) -> None:
+    services.notify_access_problems(grant_ids)

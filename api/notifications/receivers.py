@@ -4,19 +4,24 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from api.access import alerts, signals
-from api.access.models import Grant
 from api.bookings.models import Booking
 from api.notifications import services
+from workers.queue import enqueue
+
+# Grants per warning task: a boundary may flag thousands at once.
+ACCESS_PROBLEM_CHUNK = 500
 
 
 @receiver(signals.access_problem, dispatch_uid="notifications.access_problem")
 def on_access_problem(sender, grant_ids, **kwargs):
-    grants = Grant.objects.filter(id__in=grant_ids).select_related(
-        "booking__user", "booking__space__venue"
-    )
-    for grant in grants:
-        with transaction.atomic():
-            services.notify_access_problem(grant.booking, grant.problem or "unconfirmed")
+    # Warned from the notifications queue, not in the lock sweep that found them: at a boundary
+    # of 10,000 unconfirmed grants the warnings held the sweep, and with it every revocation,
+    # for 44 s. A task lost on the way is found again by queue_access_problems.
+    grant_ids = [str(grant_id) for grant_id in grant_ids]
+    for start in range(0, len(grant_ids), ACCESS_PROBLEM_CHUNK):
+        enqueue(
+            "notifications.notify_access_problems", grant_ids[start : start + ACCESS_PROBLEM_CHUNK]
+        )
 
 
 @receiver(signals.checked_in, dispatch_uid="notifications.checked_in")

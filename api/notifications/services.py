@@ -148,6 +148,15 @@ def notify_access_problem(booking: Booking, problem: str = "unconfirmed_at_start
         )
 
 
+def notify_access_problems(grant_ids: list[str]) -> None:
+    """notify_access_problem for each of these grants' bookings, each in its own transaction."""
+    grants = Grant.objects.filter(id__in=grant_ids).select_related(
+        "booking__user", "booking__space__venue"
+    )
+    for grant in grants:
+        notify_access_problem(grant.booking, grant.problem or "unconfirmed")
+
+
 def _record(kind: str, recipient: User, reminder_minutes: int = 0, **subject) -> bool:
     """Write the outbox row unless it exists, and queue its sending after commit."""
     try:

@@ -5,6 +5,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -289,3 +290,38 @@ def test_a_flexible_request_nothing_fits_is_declined_with_the_nearest_free_times
     assert text.count("- Music room C") == 2
     assert "15:00\N{EN DASH}17:00" in text
     assert "21:00\N{EN DASH}23:00" in text
+
+
+def test_a_boundary_that_flags_grants_warns_from_the_notifications_queue(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    """The lock sweep only queues the warnings (in chunks): it is not held by the mail work."""
+    from api.notifications import receivers
+
+    queued = []
+    monkeypatch.setattr(receivers, "ACCESS_PROBLEM_CHUNK", 2)
+    monkeypatch.setattr(receivers, "enqueue", lambda name, ids: queued.append((name, ids)))
+    start = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=30)
+    bookings_ = []
+    with transaction.atomic():
+        for n in range(3):
+            space = SpaceFactory()
+            access.enrol_lock(f"unconfirmed-{n}", space)
+            bookings_.append(
+                BookingFactory(space=space, start=start, end=start + timedelta(hours=1))
+            )
+            access.create_grant(bookings_[-1])
+    with time_machine.travel(start, tick=False), django_capture_on_commit_callbacks(execute=True):
+        assert access.sweep()["started"] == 3
+    assert not Notification.objects.exists()
+    names = {name for name, _ in queued}
+    ids = [grant_id for _, chunk in queued for grant_id in chunk]
+    assert names == {"notifications.notify_access_problems"} and [len(c) for _, c in queued] == [
+        2,
+        1,
+    ]
+    assert sorted(ids) == sorted(str(b.grant.id) for b in bookings_)
+    services.notify_access_problems(ids)
+    assert {n.booking_id for n in Notification.objects.filter(kind="access_problem")} == {
+        b.pk for b in bookings_
+    }

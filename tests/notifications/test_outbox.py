@@ -93,6 +93,7 @@ def test_without_a_mail_server_each_message_is_a_file_and_a_log_line(tmp_path, c
         "notifications.deliver_webhook",
         "notifications.queue_reminders",
         "notifications.queue_access_problems",
+        "notifications.notify_access_problems",
         "notifications.requeue_stuck",
     ],
 )
