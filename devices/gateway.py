@@ -170,6 +170,7 @@ class Gateway:
         with transaction.atomic():
             seen = set()
             reports = []
+            statuses: dict[str, bool] = {}
             for lock_id, kind, message in parsed:
                 if lock_id not in known:
                     if kind != "desired":
@@ -178,11 +179,20 @@ class Gateway:
                     continue
                 if kind == "reported":
                     reports.append((lock_id, message))
-                elif self._record_alone(lock_id, kind, message, now) and kind not in (
-                    "status",
-                    "desired",
-                ):
+                elif kind == "status":
+                    statuses.pop(lock_id, None)  # the newest last: dicts keep insertion order
+                    statuses[lock_id] = message["online"]
+                elif self._record_alone(lock_id, kind, message, now) and kind != "desired":
                     seen.add(lock_id)
+            if statuses and not self._alone(
+                lambda: self._record_statuses(statuses, now), kind="status"
+            ):
+                for lock_id, online in statuses.items():
+                    self._alone(
+                        lambda i=lock_id, o=online: self._record_statuses({i: o}, now),
+                        lock_id,
+                        "status",
+                    )
             if self._alone(lambda: self._record_reports(reports, now)):
                 seen.update(lock_id for lock_id, _ in reports)
             else:
@@ -191,6 +201,14 @@ class Gateway:
                     if self._alone(lambda r=report: self._record_reports([r], now)):
                         seen.add(report[0])
             services.record_seen(seen, now)
+
+    def _record_statuses(self, statuses: dict[str, bool], now) -> None:
+        from api.access import services
+
+        services.record_statuses(statuses, now)
+        for _ in statuses:
+            self.handled += 1
+            metrics.MESSAGES.labels(kind="status", outcome="recorded").inc()
 
     def _record_reports(self, reports, now) -> None:
         from api.access import services
@@ -219,9 +237,7 @@ class Gateway:
     def _record(self, lock_id: str, kind: str, message, now) -> None:
         from api.access import services
 
-        if kind == "status":
-            services.record_status(lock_id, message["online"], now)
-        elif kind == "ack":
+        if kind == "ack":
             services.record_ack(lock_id, message, now)
         elif kind == "events":
             event = services.record_event(lock_id, message)

@@ -625,11 +625,18 @@ def record_seen(lock_ids: set[str], now: datetime) -> None:
     Lock.objects.filter(id__in=lock_ids).update(last_seen=now)
 
 
-def record_status(lock_id: str, online: bool, now: datetime) -> None:
-    """`online` from the lock itself; `offline` is its last will, sent by the broker."""
-    fields = {"online": True, "last_seen": now} if online else {"online": False}
-    Lock.objects.filter(id=lock_id).update(**fields)
-    log.info("lock %s is %s", lock_id, "online" if online else "offline")
+def record_statuses(statuses: dict[str, bool], now: datetime) -> None:
+    """Locks online or not ({lock id: online}, the last word of each): `online` from the lock
+    itself, `offline` its last will, sent by the broker. Two statements for a whole batch, as
+    a fleet that reconnects at once sends thousands."""
+    online = [lock_id for lock_id, is_online in statuses.items() if is_online]
+    offline = [lock_id for lock_id, is_online in statuses.items() if not is_online]
+    if online:
+        Lock.objects.filter(id__in=online).update(online=True, last_seen=now)
+    if offline:
+        Lock.objects.filter(id__in=offline).update(online=False)
+    for lock_id, is_online in statuses.items():
+        log.info("lock %s is %s", lock_id, "online" if is_online else "offline")
 
 
 def record_reported(lock_id: str, message: dict, now: datetime) -> bool:
