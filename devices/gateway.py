@@ -171,6 +171,7 @@ class Gateway:
             seen = set()
             reports = []
             statuses: dict[str, bool] = {}
+            desired = []  # (lock id, payload, retained)
             for lock_id, kind, message in parsed:
                 if lock_id not in known:
                     if kind != "desired":
@@ -182,8 +183,20 @@ class Gateway:
                 elif kind == "status":
                     statuses.pop(lock_id, None)  # the newest last: dicts keep insertion order
                     statuses[lock_id] = message["online"]
-                elif self._record_alone(lock_id, kind, message, now) and kind != "desired":
+                elif kind == "desired":
+                    self.desired_heard.add(lock_id)
+                    desired.append((lock_id, *message))
+                elif self._record_alone(lock_id, kind, message, now):
                     seen.add(lock_id)
+            if desired and not self._alone(
+                lambda: services.restore_desired_states(desired, self.desired_seen), kind="desired"
+            ):
+                for state in desired:
+                    self._alone(
+                        lambda s=state: services.restore_desired_states([s], self.desired_seen),
+                        state[0],
+                        "desired",
+                    )
             if statuses and not self._alone(
                 lambda: self._record_statuses(statuses, now), kind="status"
             ):
@@ -247,14 +260,6 @@ class Gateway:
                     f" (grant {event.grant_id})" if event.grant_id else "",
                     extra={"lock_id": lock_id, "grant_id": event.grant_id or None},
                 )  # fmt: skip
-        elif kind == "desired":
-            self.desired_heard.add(lock_id)
-            seen = self.desired_seen.get(lock_id)
-            payload, retained = message
-            version = services.restore_desired(lock_id, payload, seen, retained)
-            if version is not None:
-                self.desired_seen[lock_id] = version
-            return
         self.handled += 1
         metrics.MESSAGES.labels(kind=kind, outcome="recorded").inc()
 

@@ -814,44 +814,63 @@ def check_in(event_id: int) -> bool:
 
 
 def restore_desired(lock_id: str, payload: bytes, seen: int | None, retained: bool) -> int | None:
-    """Check a desired state on a lock's topic; publish ours again if it is not the backend's
-    newest signed state (overwritten, erased, replayed).
+    """One desired state; see restore_desired_states. Returns the version to remember."""
+    versions = {} if seen is None else {lock_id: seen}
+    restore_desired_states([(lock_id, payload, retained)], versions)
+    return versions.get(lock_id)
 
-    `seen` is the highest version the caller saw on that topic (None: none yet). A `retained`
-    state (sent because the caller subscribed) is compared with the newest published version
-    too; one passed on live only with `seen`, since the caller may be reading it long after
-    newer versions were published. Returns the version to remember.
+
+def restore_desired_states(states: list[tuple[str, bytes, bool]], seen: dict[str, int]) -> None:
+    """Check desired states on locks' topics ([(lock id, payload, retained)], in arrival
+    order); publish ours again to each lock whose state is not the backend's newest signed one
+    (overwritten, erased, replayed).
+
+    `seen` holds the highest version the caller saw on each topic, and is kept up to date. A
+    `retained` state (sent because the caller subscribed) is compared with the newest published
+    version too; one passed on live only with `seen`, since the caller may be reading it long
+    after newer versions were published. One query for the lot: every publication comes back
+    to the gateway on its topic, so a boundary brings thousands at once.
     """
-    desired = Lock.objects.filter(id=lock_id).values_list("desired_version", flat=True).first()
-    if desired is None:
-        return seen  # not enrolled (or removed: its topic was cleared on purpose)
-    newest = max(seen or 0, desired) if retained else seen
-    problem = None
-    version = None
+    desired_of = dict(
+        Lock.objects.filter(id__in={lock_id for lock_id, _, _ in states}).values_list(
+            "id", "desired_version"
+        )
+    )
+    key = protocol.load_public_key(public_key())
+    wrong = []
+    for lock_id, payload, retained in states:
+        if lock_id not in desired_of:
+            continue  # not enrolled (or removed: its topic was cleared on purpose)
+        desired = desired_of[lock_id]
+        newest = max(seen.get(lock_id, 0), desired) if retained else seen.get(lock_id)
+        problem, version = _desired_problem(lock_id, payload, desired, newest, key)
+        if problem is None:
+            if version or lock_id in seen:
+                seen[lock_id] = max(version or 0, seen.get(lock_id, 0))
+            continue
+        log.warning(
+            "the desired state on lock %s's topic is %s: publishing ours again", lock_id,
+            problem, extra={"lock_id": lock_id},
+        )  # fmt: skip
+        wrong.append(lock_id)
+    request_publish(sorted(set(wrong)))
+
+
+def _desired_problem(lock_id, payload, desired, newest, key) -> tuple[str | None, int | None]:
+    """(what is wrong with a desired state on the lock's topic, or None; its version)."""
     try:
         message = protocol.validate_desired(protocol.decode(payload)) if payload else None
     except protocol.InvalidMessage as error:
-        problem = f"not a desired state ({error})"
-    else:
-        key = protocol.load_public_key(public_key())
-        if message is None:
-            problem = "erased" if desired else None
-        elif not protocol.verify(message, key, settings.LOCK_SIGNING_KID):
-            problem = "not signed by the backend"
-        elif message["lock_id"] != lock_id:
-            problem = f"the state of lock {message['lock_id']}"
-        elif newest is not None and message["version"] < newest:
-            problem = f"version {message['version']}, older than {newest}"
-        else:
-            version = message["version"]
-    if problem is None:
-        return max(version or 0, seen or 0) or None
-    log.warning(
-        "the desired state on lock %s's topic is %s: publishing ours again", lock_id, problem,
-        extra={"lock_id": lock_id},
-    )  # fmt: skip
-    request_publish([lock_id])
-    return seen
+        return f"not a desired state ({error})", None
+    if message is None:
+        return ("erased" if desired else None), None
+    if not protocol.verify(message, key, settings.LOCK_SIGNING_KID):
+        return "not signed by the backend", None
+    if message["lock_id"] != lock_id:
+        return f"the state of lock {message['lock_id']}", None
+    if newest is not None and message["version"] < newest:
+        return f"version {message['version']}, older than {newest}", None
+    return None, message["version"]
 
 
 def restore_missing_desired(heard: set[str]) -> list[str]:

@@ -37,3 +37,27 @@ def test_a_fleet_reconnecting_at_once_is_recorded_in_two_statements():
     assert online == {lock.id: lock.id != locks[1].id for lock in locks}
     assert Lock.objects.filter(online=True, last_seen__gte=before).count() == 29
     assert gateway.handled == 30  # the last status of each lock heard
+
+
+def desired(gateway, lock, version, retained=True, signed=True):
+    state = protocol.desired_state(lock.id, version, timezone.now(), [])
+    payload = protocol.encode(services.sign(state) if signed else {**state, "sig": "AAAA"})
+    topic = protocol.topic(gateway.root, lock.id, "desired")
+    return Inbound(topic, payload, mid=0, qos=1, retained=retained)
+
+
+def test_the_retained_states_of_a_fleet_are_checked_in_one_query_and_only_the_wrong_restored():
+    gateway = Gateway()
+    locks = [services.enrol_lock(new_lock_id(), SpaceFactory())[0] for _ in range(30)]
+    Lock.objects.update(desired_version=20, publish_requested_at=None)
+    old, forged = locks[0], locks[1]
+    batch = [desired(gateway, lock, 20) for lock in locks[2:]]
+    batch += [desired(gateway, old, 19), desired(gateway, forged, 20, signed=False)]
+    with CaptureQueriesContext(connection) as queries:
+        gateway.handle(batch)
+    reads = [q["sql"] for q in queries if "desired_version" in q["sql"]]
+    assert len(reads) == 1, reads
+    requested = Lock.objects.filter(publish_requested_at__isnull=False)
+    assert set(requested.values_list("id", flat=True)) == {old.id, forged.id}
+    assert gateway.desired_seen == {lock.id: 20 for lock in locks[2:]}
+    assert gateway.desired_heard == {lock.id for lock in locks}
