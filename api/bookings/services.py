@@ -145,23 +145,42 @@ def allocate(request_id) -> None:
     task): request rows are locked and only pending requests are decided. A request waiting for
     a release window's draw is left to the draw (api/bookings/release.py).
     """
+    if _allocate(request_id, wait=False):
+        # Another batch held the request. Waiting for it first would leave this process idle
+        # (tasks come in queue order, so the next one's request is usually in the batch under
+        # way), so this task decided a batch of others meanwhile; by now that batch has decided
+        # the request or let it go (rolled back), and what it left is decided here.
+        _allocate(request_id, wait=True)
+
+
+def _allocate(request_id, wait: bool) -> bool:
+    """allocate()'s decisions; True if the request was pending but another batch held it
+    (only without `wait`: with it, the request's lock is waited for)."""
     with transaction.atomic():
-        own = lock_pending(request_id)
+        own = lock_pending(request_id, skip_locked=not wait)
+        held = (
+            own is None
+            and not wait
+            and BookingRequest.objects.filter(id=request_id, status=RequestStatus.PENDING).exists()
+        )
         if own is not None and waits_for_draw(own):
             own = None
         now = timezone.now()
         if own is not None and own.is_flexible:
             booking, reason = decide(own, now)
             record_decisions([own], {own.pk: (booking, reason)}, now)
-            return
+            return held
         batch = _claim_beside(own, request_id)
         if batch:
             record_decisions(batch, _decide_direct(batch, now), now)
+    return held
 
 
-def lock_pending(request_id) -> BookingRequest | None:
-    """The request, locked, if it is still pending; call inside a transaction."""
-    return _pending().filter(id=request_id).first()
+def lock_pending(request_id, skip_locked: bool = False) -> BookingRequest | None:
+    """The request, locked, if it is still pending (None also if another transaction holds it,
+    with `skip_locked`); call inside a transaction."""
+    pending = _pending().select_for_update(of=("self",), skip_locked=skip_locked)
+    return pending.filter(id=request_id).first()
 
 
 def waits_for_draw(booking_request: BookingRequest) -> bool:

@@ -227,3 +227,18 @@ def test_an_id_not_enrolled_when_broker_config_ran_has_no_account(acl_broker):
     for lock_id, salt in ((stranger, broker.new_salt()), (old.id, "")):
         with pytest.raises(ConnectionError, match="refused"):
             connect_as(acl_broker, lock_id, broker.lock_password(lock_id, salt))
+
+
+def test_broker_config_before_the_database_is_up_writes_the_two_accounts(acl_broker, monkeypatch):
+    from django.db import OperationalError
+
+    def no_database():
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(broker, "enrolled_passwords", no_database)
+    acl_broker.stop()
+    errors = io.StringIO()
+    acl_broker.configure(stderr=errors)
+    assert "run broker_sync once the database is up" in errors.getvalue()
+    security = json.loads((acl_broker.directory / "dynamic-security.json").read_text())
+    assert {c["username"] for c in security["clients"]} == {"admin", "backend"}

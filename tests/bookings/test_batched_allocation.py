@@ -161,6 +161,34 @@ def test_a_request_held_by_a_batch_that_rolls_back_is_decided_by_its_own_task():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_task_whose_request_another_batch_holds_decides_others_meanwhile():
+    """Tasks come in queue order, so the next task's request is usually in the batch under way:
+    rather than wait idle for that batch, the task decides a batch of others first."""
+    held, waiting = request(), request()
+    holding, released = threading.Event(), threading.Event()
+
+    def a_batch_under_way():
+        with transaction.atomic():
+            BookingRequest.objects.select_for_update().get(pk=held.pk)
+            holding.set()
+            released.wait(10)
+            transaction.set_rollback(True)
+        connection.close()
+
+    other = threading.Thread(target=a_batch_under_way)
+    other.start()
+    holding.wait(10)
+    own = threading.Thread(target=lambda: (services.allocate(held.id), connection.close()))
+    own.start()
+    wait_for(lambda: decided(waiting) == ("confirmed", None), timeout=5)
+    assert own.is_alive() and decided(held) == ("pending", None)
+    released.set()
+    other.join()
+    own.join(10)
+    assert decided(held) == ("confirmed", None)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_racing_batches_decide_each_request_once_with_one_booking_per_slot():
     spaces = [SpaceFactory() for _ in range(5)]
     start, end = next_slot()
