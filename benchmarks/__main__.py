@@ -43,6 +43,8 @@ def main(argv=None) -> int:
     run = harness.Run()
     results: list[harness.Result] = []
     began = time.monotonic()
+    # The code measured is the code at the start: commits made during a long run are not in it.
+    commit = measured_commit()
     facts = ""
     try:
         run.prepare()
@@ -72,7 +74,9 @@ def main(argv=None) -> int:
     finally:
         run.cleanup()
     facts += f"; load average after {os.getloadavg()[0]:.2f}"
-    text = header(args, facts, time.monotonic() - began) + "".join(render(r) for r in results)
+    text = header(args, commit, facts, time.monotonic() - began) + "".join(
+        render(r) for r in results
+    )
     if not args.no_record:
         append(text)
         print(f"\nappended to {RESULTS.relative_to(harness.ROOT)}")
@@ -131,10 +135,14 @@ def mqtt_version() -> str:
     return version[0]
 
 
-def header(args, facts: str, seconds: float) -> str:
+def measured_commit() -> str:
     commit = _git("rev-parse", "--short", "HEAD") or "unknown"
     if _git("status", "--porcelain"):
         commit += " with uncommitted changes"
+    return commit
+
+
+def header(args, commit: str, facts: str, seconds: float) -> str:
     mode = "quick" if args.quick else "full"
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
