@@ -132,9 +132,9 @@ def test_a_batch_is_bounded():
     assert statuses[-1] == "confirmed" and statuses[: services.BATCH_SIZE - 1] == ["confirmed"] * (services.BATCH_SIZE - 1)  # fmt: skip
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_request_held_by_a_batch_that_rolls_back_is_decided_by_its_own_task():
-    booking_request = request()
+def held_then_let_go(booking_request: BookingRequest):
+    """Another batch holding the request (its row locked) until `release`, then rolling back;
+    and the request's own task, started meanwhile. Returns (release, join, the task's thread)."""
     holding, released = threading.Event(), threading.Event()
 
     def a_batch_that_fails():
@@ -152,11 +152,22 @@ def test_a_request_held_by_a_batch_that_rolls_back_is_decided_by_its_own_task():
         target=lambda: (services.allocate(booking_request.id), connection.close())
     )
     own.start()
+
+    def join():
+        other.join()
+        own.join(10)
+
+    return released.set, join, own
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_held_by_a_batch_that_rolls_back_is_decided_by_its_own_task():
+    booking_request = request()
+    release, join, own = held_then_let_go(booking_request)
     own.join(0.5)
     assert own.is_alive(), "the task waits for its own request rather than skipping it"
-    released.set()
-    other.join()
-    own.join(10)
+    release()
+    join()
     assert decided(booking_request) == ("confirmed", None)
 
 
@@ -165,26 +176,11 @@ def test_a_task_whose_request_another_batch_holds_decides_others_meanwhile():
     """Tasks come in queue order, so the next task's request is usually in the batch under way:
     rather than wait idle for that batch, the task decides a batch of others first."""
     held, waiting = request(), request()
-    holding, released = threading.Event(), threading.Event()
-
-    def a_batch_under_way():
-        with transaction.atomic():
-            BookingRequest.objects.select_for_update().get(pk=held.pk)
-            holding.set()
-            released.wait(10)
-            transaction.set_rollback(True)
-        connection.close()
-
-    other = threading.Thread(target=a_batch_under_way)
-    other.start()
-    holding.wait(10)
-    own = threading.Thread(target=lambda: (services.allocate(held.id), connection.close()))
-    own.start()
+    release, join, own = held_then_let_go(held)
     wait_for(lambda: decided(waiting) == ("confirmed", None), timeout=5)
     assert own.is_alive() and decided(held) == ("pending", None)
-    released.set()
-    other.join()
-    own.join(10)
+    release()
+    join()
     assert decided(held) == ("confirmed", None)
 
 
