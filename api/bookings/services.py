@@ -145,11 +145,6 @@ def allocate(request_id) -> None:
     task): request rows are locked and only pending requests are decided. A request waiting for
     a release window's draw is left to the draw (api/bookings/release.py).
     """
-    # Every request has its task, and most tasks of a backlog find theirs decided by an earlier
-    # batch: for them one read, outside any transaction, is the whole task. (A decided request
-    # is never pending again.)
-    if not BookingRequest.objects.filter(id=request_id, status=RequestStatus.PENDING).exists():
-        return
     if _allocate(request_id, wait=False):
         # Another batch held the request. Waiting for it first would leave this process idle
         # (tasks come in queue order, so the next one's request is usually in the batch under

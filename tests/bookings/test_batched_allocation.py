@@ -198,16 +198,3 @@ def test_racing_batches_decide_each_request_once_with_one_booking_per_slot():
     assert outcomes.count(("rejected", "slot_taken")) == 15
     assert Booking.objects.count() == 5
     assert Notification.objects.count() == 20
-
-
-@pytest.mark.django_db
-def test_a_task_whose_request_a_batch_decided_is_one_read():
-    """Most tasks of a backlog: their request was decided beside an earlier one."""
-    earlier, decided_beside = request(), request()
-    services.allocate(earlier.id)
-    assert decided(decided_beside) == ("confirmed", None)
-    waiting = request()
-    with CaptureQueriesContext(connection) as queries:
-        services.allocate(decided_beside.id)
-    assert len(queries) == 1, [q["sql"] for q in queries]
-    assert decided(waiting) == ("pending", None)  # left to its own task
