@@ -188,32 +188,29 @@ class Gateway:
                     desired.append((lock_id, *message))
                 elif self._record_alone(lock_id, kind, message, now):
                     seen.add(lock_id)
-            if desired and not self._alone(
-                lambda: services.restore_desired_states(desired, self.desired_seen), kind="desired"
-            ):
-                for state in desired:
-                    self._alone(
-                        lambda s=state: services.restore_desired_states([s], self.desired_seen),
-                        state[0],
-                        "desired",
-                    )
-            if statuses and not self._alone(
-                lambda: self._record_statuses(statuses, now), kind="status"
-            ):
-                for lock_id, online in statuses.items():
-                    self._alone(
-                        lambda i=lock_id, o=online: self._record_statuses({i: o}, now),
-                        lock_id,
-                        "status",
-                    )
-            if self._alone(lambda: self._record_reports(reports, now)):
-                seen.update(lock_id for lock_id, _ in reports)
-            else:
-                # One report the database refuses: find it, keep the others.
-                for report in reports:
-                    if self._alone(lambda r=report: self._record_reports([r], now)):
-                        seen.add(report[0])
+            self._together(
+                desired,
+                lambda states: services.restore_desired_states(states, self.desired_seen),
+                "desired",
+            )
+            self._together(
+                list(statuses.items()),
+                lambda pairs: self._record_statuses(dict(pairs), now),
+                "status",
+            )
+            recorded = self._together(reports, lambda r: self._record_reports(r, now), "reported")
+            seen.update(lock_id for lock_id, _ in recorded)
             services.record_seen(seen, now)
+
+    def _together(self, items: list[tuple], record, kind: str) -> list[tuple]:
+        """Record messages of one kind ((lock id, ...) each) with one call, in a savepoint;
+        should the database refuse, each alone, so that only the message it refuses is lost.
+        Returns those recorded."""
+        if not items:
+            return []
+        if self._alone(lambda: record(items), kind=kind):
+            return items
+        return [item for item in items if self._alone(lambda i=item: record([i]), item[0], kind)]
 
     def _record_statuses(self, statuses: dict[str, bool], now) -> None:
         from api.access import services

@@ -813,13 +813,6 @@ def check_in(event_id: int) -> bool:
     return bool(changed)
 
 
-def restore_desired(lock_id: str, payload: bytes, seen: int | None, retained: bool) -> int | None:
-    """One desired state; see restore_desired_states. Returns the version to remember."""
-    versions = {} if seen is None else {lock_id: seen}
-    restore_desired_states([(lock_id, payload, retained)], versions)
-    return versions.get(lock_id)
-
-
 def restore_desired_states(states: list[tuple[str, bytes, bool]], seen: dict[str, int]) -> None:
     """Check desired states on locks' topics ([(lock id, payload, retained)], in arrival
     order); publish ours again to each lock whose state is not the backend's newest signed one

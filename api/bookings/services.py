@@ -179,8 +179,7 @@ def _allocate(request_id, wait: bool) -> bool:
 def lock_pending(request_id, skip_locked: bool = False) -> BookingRequest | None:
     """The request, locked, if it is still pending (None also if another transaction holds it,
     with `skip_locked`); call inside a transaction."""
-    pending = _pending().select_for_update(of=("self",), skip_locked=skip_locked)
-    return pending.filter(id=request_id).first()
+    return _pending(skip_locked).filter(id=request_id).first()
 
 
 def waits_for_draw(booking_request: BookingRequest) -> bool:
@@ -188,11 +187,11 @@ def waits_for_draw(booking_request: BookingRequest) -> bool:
     return window is not None and window.drawn_at is None
 
 
-def _pending():
+def _pending(skip_locked: bool = False):
     # Lock only the requests: locking the joined space and venue would serialise every
     # allocation in a venue.
     return (
-        BookingRequest.objects.select_for_update(of=("self",))
+        BookingRequest.objects.select_for_update(of=("self",), skip_locked=skip_locked)
         .select_related("space__venue", "series", "release_window")
         .filter(status=RequestStatus.PENDING)
     )
@@ -207,8 +206,7 @@ def _claim_beside(own: BookingRequest | None, request_id) -> list[BookingRequest
     person's caps are counted from the database exactly as for a request decided alone.
     """
     others = (
-        _pending()
-        .select_for_update(of=("self",), skip_locked=True)
+        _pending(skip_locked=True)
         .filter(window_start__isnull=True)
         .filter(
             models.Q(release_window__isnull=True) | models.Q(release_window__drawn_at__isnull=False)

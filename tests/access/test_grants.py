@@ -215,15 +215,22 @@ def signed_desired(lock, version):
     )
 
 
+def restore(lock, payload, seen, retained):
+    """The version a reader that saw `seen` on the topic remembers after `payload`."""
+    versions = {} if seen is None else {lock.id: seen}
+    services.restore_desired_states([(lock.id, payload, retained)], versions)
+    return versions.get(lock.id)
+
+
 def test_an_older_desired_state_passed_on_live_is_a_lagging_reader_not_a_replay():
     lock = enrol(SpaceFactory())
     Lock.objects.filter(pk=lock.pk).update(desired_version=20, publish_requested_at=None)
     requested = Lock.objects.filter(pk=lock.pk, publish_requested_at__isnull=False)
     # Read live long after newer versions went out: remembered, nothing published.
-    assert services.restore_desired(lock.id, signed_desired(lock, 7), None, False) == 7
+    assert restore(lock, signed_desired(lock, 7), None, False) == 7
     assert not requested.exists()
     # Older than one the reader saw on the topic: a replay, ours published again.
-    assert services.restore_desired(lock.id, signed_desired(lock, 5), 7, False) == 7
+    assert restore(lock, signed_desired(lock, 5), 7, False) == 7
     assert requested.exists()
 
 
@@ -231,7 +238,7 @@ def test_a_retained_desired_state_older_than_the_newest_published_is_restored():
     lock = enrol(SpaceFactory())
     Lock.objects.filter(pk=lock.pk).update(desired_version=20, publish_requested_at=None)
     requested = Lock.objects.filter(pk=lock.pk, publish_requested_at__isnull=False)
-    assert services.restore_desired(lock.id, signed_desired(lock, 20), None, True) == 20
+    assert restore(lock, signed_desired(lock, 20), None, True) == 20
     assert not requested.exists()
-    services.restore_desired(lock.id, signed_desired(lock, 19), None, True)
+    restore(lock, signed_desired(lock, 19), None, True)
     assert requested.exists()
